@@ -1,0 +1,49 @@
+"""nox sessions: thin wiring around ruff, mypy, pytest and the stack tasks.
+
+Sessions run in the environment where the project is installed
+(`pip install -e '.[dev]'`, which `scripts/setup` does), so nothing is
+installed twice and every session can import `stack`.  Positional arguments
+after `--` replace a session's defaults.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests", "compose"]
+nox.options.default_venv_backend = "none"
+nox.options.error_on_external_run = False
+
+PYTEST = ("python", "-m", "pytest")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: formatting check, then lint rules (posargs: paths)."""
+    paths = session.posargs or ["."]
+    session.run("ruff", "format", "--check", "--diff", *paths)
+    session.run("ruff", "check", *paths)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy on the stack package."""
+    session.run("mypy", *(session.posargs or ["stack"]))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit tier: pure logic plus `docker compose config`; no engine needed."""
+    session.run(*PYTEST, *(session.posargs or ["tests/unit", "-q"]))
+
+
+@nox.session
+def compose(session: nox.Session) -> None:
+    """Generated files are up to date: `release.compose --check` (validates too)."""
+    session.run("invoke", "release.compose", "--check", *session.posargs)
+
+
+@nox.session(default=False)
+def integration(session: nox.Session) -> None:
+    """Integration tier: real Docker engine and stand-in images (`invoke engine.ensure`)."""
+    session.run(*PYTEST, *(session.posargs or ["tests/integration", "-m", "integration", "-q"]))

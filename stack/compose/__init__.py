@@ -1,0 +1,1 @@
+"""Compose documents: render the production file, derive dev selections, validate."""

@@ -1,0 +1,1 @@
+"""Shared env definitions: parse, model, validate (the lowest layer above errors)."""

@@ -1,0 +1,177 @@
+"""The production renderer: golden files, determinism, escaping, template errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stack.compose import production
+from stack.compose import render as r
+from stack.errors import ProblemsError, StackError, TemplateError
+
+DATA = Path(__file__).parent / "data"
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("STACK_UPDATE_GOLDEN") == "1"
+
+
+def strict_render(output: Path) -> production.Rendered:
+    """Render the strict fixture through the foreign-definitions path of the loader."""
+    from stack.env.parse import load_definitions
+
+    defs = load_definitions([DATA / "strict" / "definitions.env"], root=DATA)
+    text = (DATA / "strict" / "template.yaml").read_text()
+    return production.Rendered(
+        r.render(text, r.shared_from_definitions(defs)), output, output.name, "invoke"
+    )
+
+
+CASES = {
+    "strict.yaml": lambda out: strict_render(out).text,
+    # The output path is inside the repository so the header is machine-independent.
+    "dify.yaml": lambda _out: (
+        production.build(
+            DATA / "dify" / "docker-compose-template.yaml",
+            DATA / "dify" / ".env.example",
+            DATA / "dify" / "docker-compose.yaml",
+        ).text
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_equality_and_idempotence(name, tmp_path):
+    first = CASES[name](tmp_path / name)
+    second = CASES[name](tmp_path / name)
+    assert first == second, "rendering is not deterministic"
+    golden = GOLDEN / name
+    if UPDATE:
+        golden.write_text(first, encoding="utf-8")
+    assert first == golden.read_text(encoding="utf-8"), (
+        f"{golden} is stale: STACK_UPDATE_GOLDEN=1 pytest {__file__}"
+    )
+
+
+def test_body_is_template_byte_for_byte():
+    template = (DATA / "strict" / "template.yaml").read_text()
+    out = strict_render(Path("x.yaml")).text
+    after_anchor = template.split("\n", 1)[1]
+    assert out.endswith(after_anchor)
+    assert "# The line above is replaced by the generated block" in out
+
+
+def test_output_parses_and_block_holds_shared_vars_in_order():
+    doc = yaml.safe_load(strict_render(Path("x.yaml")).text)
+    block = doc["x-shared-env"]
+    assert list(block) == ["SECRET_KEY", "LOG_LEVEL", "TRICKY", "DB_TYPE", "DB_PASSWORD", "DB_PORT"]
+    assert block["TRICKY"] == '${TRICKY:-a: b #c "q" $$HOME $${X} {json} ü}'
+    assert doc["services"]["api"]["environment"]["MODE"] == "api"
+
+
+def test_header_names_the_command():
+    out = strict_render(Path("x.yaml")).text
+    assert out.startswith("# ====")
+    assert "# Regenerate:     invoke release.compose\n" in out
+    assert "--check" in out.split("\n\n", 1)[0]
+
+
+def test_hand_edit_is_detected():
+    out = strict_render(Path("x.yaml")).text
+    assert r.hand_edited(out) is False
+    assert r.hand_edited(out.replace("MODE: api", "MODE: worker")) is True
+    assert r.hand_edited("services: {}\n") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [
+        ("plain", "plain"),
+        ("a$b", "a$$b"),
+        ("${X}", "$${X}"),
+        ('{"a": {"b": 1}}', '{"a": {"b": 1}}'),
+        ("a{b", "a{b"),
+    ],
+)
+def test_compose_literal(value, escaped):
+    assert r.compose_literal(value) == escaped
+
+
+@pytest.mark.parametrize("value", ["a}b", "}", "{}}", "x}{"])
+def test_unbalanced_close_brace_is_rejected(value):
+    with pytest.raises(ValueError, match="unbalanced"):
+        r.compose_literal(value)
+
+
+def test_unbalanced_brace_in_definitions_names_file_and_line(tmp_path):
+    from stack.env.parse import load_definitions
+
+    path = tmp_path / "defs.env"
+    path.write_text("# @section S @services=api\n\n# doc\nGOOD=1\n\n# doc\nBAD='a}b'\n")
+    defs = load_definitions([path], root=tmp_path)
+    with pytest.raises(ProblemsError) as info:
+        r.shared_from_definitions(defs)
+    assert "defs.env:7: error: BAD: unbalanced '}'" in str(info.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_yaml_scalar_round_trips_through_yaml(value):
+    text = "${K:-" + value + "}"
+    try:
+        scalar = r.yaml_scalar(text)
+    except ValueError:  # lone surrogates only
+        assert any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+        return
+    assert yaml.safe_load(f"k: {scalar}\n") == {"k": text}
+
+
+def test_template_without_anchor_is_an_error():
+    with pytest.raises(TemplateError) as info:
+        r.split_template("services: {}\n", "t.yaml")
+    assert "t.yaml:1: no `x-shared-env: &shared-api-worker-env` line" in str(info.value)
+    assert "fix:" in str(info.value)
+
+
+def test_template_with_two_anchors_is_an_error():
+    text = f"{r.ANCHOR}\nservices: {{}}\n{r.ANCHOR}\n"
+    with pytest.raises(TemplateError, match=r"lines 1, 3"):
+        r.split_template(text, "t.yaml")
+
+
+def test_undefined_references_are_listed_once_with_lines():
+    text = "services:\n  a:\n    image: ${IMG}\n    command: ${IMG} $OTHER ${OK:-1} $$NOT\n"
+    problems = r.reference_problems(text, {}, "t.yaml", check_defaults=False)
+    assert [p.severity for p in problems] == ["warning", "warning"]
+    assert "t.yaml:3" in str(problems[0]) and "lines 3, 4" in str(problems[0])
+    assert "${OTHER}" in str(problems[1])
+
+
+def test_template_default_drift_is_flagged():
+    text = "x: ${DB_PORT:-5433}\ny: ${DB_PORT:-5432}\n"
+    problems = r.reference_problems(text, {"DB_PORT": "5432"}, "t.yaml", check_defaults=True)
+    assert len(problems) == 1 and "t.yaml:1" in str(problems[0])
+
+
+def test_stale_diff_and_write(tmp_path):
+    out = tmp_path / "docker-compose.yaml"
+    rendered = strict_render(out)
+    assert production.stale_diff(rendered).startswith("--- ")
+    assert production.write(rendered).changed
+    assert production.stale_diff(rendered) == ""
+    assert not production.write(rendered).changed
+    out.write_text(rendered.text.replace("MODE: api", "MODE: beat"))
+    diff = production.stale_diff(rendered)
+    assert "-      MODE: beat" in diff and "+      MODE: api" in diff
+    written = production.write(rendered)
+    assert written.backup is not None and "edited by hand" in written.reason
+    assert "MODE: beat" in written.backup.read_text()
+    assert out.read_text() == rendered.text
+
+
+def test_missing_template_is_a_stack_error(tmp_path):
+    with pytest.raises(StackError, match="template not found"):
+        production.build(tmp_path / "nope.yaml", DATA / "dify" / ".env.example", tmp_path / "o")
