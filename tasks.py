@@ -5,7 +5,10 @@ Run `invoke --list` for the tasks; the logic lives in the `stack` package.
 
 from invoke import Collection
 
-from stack.tasks import release
+from stack.tasks import dev, engine, images, release
+from stack.tasks.doctor import doctor
 
 ns = Collection()
-ns.add_collection(release.ns)
+for module in (engine, images, dev, release):
+    ns.add_collection(module.ns)
+ns.add_task(doctor)

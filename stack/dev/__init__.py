@@ -1,0 +1,1 @@
+"""Dev middleware lifecycle: derive, start, wait, report, stop."""

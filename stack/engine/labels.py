@@ -1,0 +1,206 @@
+"""Labels on every container, network and volume we create, and the sweep of stale ones.
+
+Scheme: ``org.stack.project=stack`` marks ownership; ``org.stack.session`` groups one test
+run / dev session; ``org.stack.owner-pid`` + ``org.stack.owner-start`` (the start time from
+``/proc/PID/stat`` field 22) identify the owning process and guard against PID reuse.  A
+resource whose owner process is gone is stale and may be removed by any later run; resources
+of live owners are never touched, so concurrent sessions can sweep safely.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+LABEL_PROJECT = "org.stack.project"
+PROJECT_VALUE = "stack"
+LABEL_SESSION = "org.stack.session"
+LABEL_OWNER_PID = "org.stack.owner-pid"
+LABEL_OWNER_START = "org.stack.owner-start"
+LABEL_PURPOSE = "org.stack.purpose"
+
+
+def process_start_time(pid: int) -> str | None:
+    """Field 22 (starttime, clock ticks since boot) of ``/proc/PID/stat``; None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    # comm (field 2) may contain spaces/parens: split after the last ')'.
+    rest = stat.rsplit(")", 1)[-1].split()
+    # rest[0] is field 3 (state) -> field 22 is rest[19]
+    try:
+        return rest[19]
+    except IndexError:
+        return None
+
+
+def new_session_id() -> str:
+    """Short unique id for one session: time-ordered prefix plus randomness."""
+    return f"{int(time.time()):x}-{secrets.token_hex(4)}"
+
+
+def session_labels(session: str, purpose: str = "test", pid: int | None = None) -> dict[str, str]:
+    """Labels for a resource owned by ``pid`` (default: this process) in ``session``."""
+    pid = os.getpid() if pid is None else pid
+    return {
+        LABEL_PROJECT: PROJECT_VALUE,
+        LABEL_SESSION: session,
+        LABEL_OWNER_PID: str(pid),
+        LABEL_OWNER_START: process_start_time(pid) or "",
+        LABEL_PURPOSE: purpose,
+    }
+
+
+def owner_alive(labels: Mapping[str, str]) -> bool:
+    """True if the owner process recorded in ``labels`` still runs (same PID *and* start).
+
+    Resources without an owner pid (e.g. a long-lived dev stack) count as alive: the sweep
+    never removes what it cannot prove to be orphaned.
+    """
+    pid_text = labels.get(LABEL_OWNER_PID, "")
+    if not pid_text:
+        return True
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    start = process_start_time(pid)
+    if start is None:
+        return False
+    recorded = labels.get(LABEL_OWNER_START, "")
+    return not recorded or recorded == start
+
+
+@dataclass
+class SweepReport:
+    """What a sweep removed (names) and what it failed to remove."""
+
+    containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Number of removed resources."""
+        return len(self.containers) + len(self.networks) + len(self.volumes)
+
+    def __str__(self) -> str:
+        text = (
+            f"removed {len(self.containers)} container(s), {len(self.networks)} network(s), "
+            f"{len(self.volumes)} volume(s)"
+        )
+        if self.errors:
+            text += f"; {len(self.errors)} error(s): " + "; ".join(self.errors)
+        return text
+
+
+def _client(client: Any) -> Any:
+    if client is not None:
+        return client
+    from stack.engine.client import client as get_client
+
+    return get_client()
+
+
+def _filters(session: str | None) -> dict[str, list[str]]:
+    labels = [f"{LABEL_PROJECT}={PROJECT_VALUE}"]
+    if session:
+        labels.append(f"{LABEL_SESSION}={session}")
+    return {"label": labels}
+
+
+def _labels_of(obj: Any) -> dict[str, str]:
+    attrs = getattr(obj, "attrs", {}) or {}
+    labels = attrs.get("Labels")
+    if labels is None:
+        labels = (attrs.get("Config") or {}).get("Labels")
+    return dict(labels or {})
+
+
+def _remove(kind: str, items: list[Any], report: SweepReport, bucket: list[str]) -> None:
+    import docker.errors
+
+    for item in items:
+        name = getattr(item, "name", None) or getattr(item, "id", "?")
+        try:
+            if kind == "container":
+                item.remove(force=True, v=False)
+            elif kind == "volume":
+                item.remove(force=True)
+            else:
+                item.remove()
+        except docker.errors.NotFound:
+            continue  # a concurrent sweep got there first
+        except docker.errors.APIError as exc:
+            report.errors.append(f"{kind} {name}: {exc.explanation or exc}")
+            continue
+        bucket.append(str(name))
+
+
+def _collect(client: Any, session: str | None, select: Any) -> tuple[list, list, list]:
+    import docker.errors
+
+    f = _filters(session)
+    containers = [c for c in client.containers.list(all=True, filters=f) if select(c)]
+    networks = [n for n in client.networks.list(filters=f) if select(n)]
+    volumes = []
+    for v in client.volumes.list(filters=f):
+        try:
+            if select(v):
+                volumes.append(v)
+        except docker.errors.NotFound:
+            continue
+    return containers, networks, volumes
+
+
+def _sweep_with(client: Any, session: str | None, select: Any) -> SweepReport:
+    report = SweepReport()
+    containers, networks, volumes = _collect(client, session, select)
+    _remove("container", containers, report, report.containers)
+    _remove("network", networks, report, report.networks)
+    _remove("volume", volumes, report, report.volumes)
+    return report
+
+
+def sweep(
+    *, keep_session: str | None = None, client: Any = None, include_dev: bool = False
+) -> SweepReport:
+    """Remove stack-labelled containers, networks, volumes whose owner process is gone.
+
+    Containers go first (force), then networks, then volumes. Resources of ``keep_session``
+    and of live owners are left alone; "not found" races with concurrent sweeps are ignored.
+    Long-lived dev resources (``org.stack.purpose=dev``) outlive the command that created
+    them and are only swept with ``include_dev=True`` (``dev.down``/``dev.reset`` own them).
+    """
+    c = _client(client)
+
+    def stale(obj: Any) -> bool:
+        labels = _labels_of(obj)
+        if keep_session and labels.get(LABEL_SESSION) == keep_session:
+            return False
+        if labels.get(LABEL_PURPOSE) == "dev" and not include_dev:
+            return False
+        return not owner_alive(labels)
+
+    return _sweep_with(c, None, stale)
+
+
+def remove_session(session: str, client: Any = None) -> SweepReport:
+    """Remove every labelled container, network and volume of ``session``."""
+    if not session:
+        raise ValueError("remove_session needs a session id")
+    return _sweep_with(_client(client), session, lambda _obj: True)
+
+
+def count_labelled(client: Any = None, session: str | None = None) -> dict[str, int]:
+    """Number of stack-labelled containers/networks/volumes (optionally of one session)."""
+    c = _client(client)
+    containers, networks, volumes = _collect(c, session, lambda _obj: True)
+    return {"containers": len(containers), "networks": len(networks), "volumes": len(volumes)}

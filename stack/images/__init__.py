@@ -1,0 +1,1 @@
+"""Image catalog (pinned upstream refs), mirror rewriting, offline stand-in builds."""

@@ -1,0 +1,126 @@
+"""Dev middleware tasks: up, status, logs, down, reset."""
+
+from __future__ import annotations
+
+import json as _json
+import sys
+
+from invoke import Collection, task
+from invoke.exceptions import Exit
+
+from stack.tasks._common import failures
+
+PROJECT_HELP = "Compose project name of the dev middleware (default stack-dev)."
+
+
+def _options(project, vector_store=None, db=None, timeout=180.0, out=print):
+    from stack.dev.lifecycle import DevOptions
+
+    return DevOptions(
+        project=project or "stack-dev",
+        vector_store=vector_store,
+        db=db,
+        timeout=float(timeout),
+        out=out,
+    )
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+@task(
+    help={
+        "vector_store": "VECTOR_STORE to run (overrides the environment and .env).",
+        "db": "DB_TYPE to run: postgresql or mysql.",
+        "timeout": "Seconds to wait for every service to be ready (default 180).",
+        "json": "Print the endpoint table as JSON (progress goes to stderr).",
+        "project": PROJECT_HELP,
+    }
+)
+def up(c, vector_store=None, db=None, timeout=180, json=False, project=None):
+    """Start the dev middleware (database, redis, vector store, ssrf_proxy, ...) and wait.
+
+    Services are derived from the production template and the settings
+    (flags > environment > .env > definitions). Nothing starts unless every image
+    is present, every host port is free and every data volume fits its image.
+    Returns when each service is healthy and a real login succeeded.
+    """
+    from stack.dev import lifecycle
+
+    with failures():
+        opts = _options(project, vector_store, db, timeout, _err if json else print)
+        rows = lifecycle.up(opts)
+        if json:
+            print(_json.dumps([r.as_dict() for r in rows], indent=2))
+        else:
+            print(lifecycle.table(rows))
+
+
+@task(
+    help={
+        "vector_store": "VECTOR_STORE whose selection to show (default: from settings).",
+        "db": "DB_TYPE whose selection to show: postgresql or mysql.",
+        "json": "Print JSON instead of a table.",
+        "project": PROJECT_HELP,
+    }
+)
+def status(c, vector_store=None, db=None, json=False, project=None):
+    """Show every selected service (running or not), skipped and stale ones, with URLs."""
+    from stack.dev import lifecycle
+
+    with failures():
+        rows = lifecycle.status(_options(project, vector_store, db))
+        if json:
+            print(_json.dumps([r.as_dict() for r in rows], indent=2))
+        else:
+            print(lifecycle.table(rows))
+
+
+@task(
+    help={
+        "service": "Only this service (default: all selected services).",
+        "follow": "Keep following the log.",
+        "project": PROJECT_HELP,
+    }
+)
+def logs(c, service=None, follow=False, project=None):
+    """Show the logs of the dev middleware."""
+    from stack.dev import lifecycle
+
+    with failures():
+        code = lifecycle.logs(_options(project), service, follow)
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"project": PROJECT_HELP})
+def down(c, project=None):
+    """Stop and remove the dev containers and networks; the data volumes are kept."""
+    from stack.dev import lifecycle
+
+    with failures():
+        lifecycle.down(_options(project))
+    print("dev middleware stopped (data kept; `invoke dev.reset` removes it)")
+
+
+@task(help={"yes": "Do not ask for confirmation.", "project": PROJECT_HELP})
+def reset(c, yes=False, project=None):
+    """Stop the dev middleware and DELETE its data volumes (asks first unless --yes)."""
+    from stack.dev import lifecycle
+
+    name = project or "stack-dev"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise Exit(f"dev.reset deletes the data of {name}; re-run with --yes to confirm", 2)
+        answer = input(f"Delete all data volumes of {name}? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise Exit("aborted; nothing was deleted", 1)
+    with failures():
+        removed = lifecycle.reset(_options(project))
+    print(f"removed {len(removed)} data volume(s): {', '.join(removed) or '-'}")
+
+
+ns = Collection("dev")
+for t in (up, status, logs, down, reset):
+    ns.add_task(t)

@@ -1,0 +1,284 @@
+"""`invoke dev.*` against the real engine with the offline stand-in images.
+
+One compose project per test module (`stack-it-<session>`), on free host ports,
+labelled with this test session so that a killed run is swept by the next one.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stack.engine.client import engine_alive
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not engine_alive(), reason="no Docker engine (run: invoke engine.ensure)"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPOSE = [
+    "EXPOSE_POSTGRES_PORT",
+    "EXPOSE_MYSQL_PORT",
+    "EXPOSE_REDIS_PORT",
+    "EXPOSE_SSRF_PROXY_PORT",
+    "EXPOSE_PGVECTOR_PORT",
+    "EXPOSE_SANDBOX_PORT",
+    "EXPOSE_PLUGIN_DAEMON_PORT",
+    "EXPOSE_CHROMA_PORT",
+    "EXPOSE_MILVUS_PORT",
+]
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[str]:
+    from stack.engine import labels
+
+    labels.sweep()
+    sid = labels.new_session_id()
+    yield sid
+    labels.remove_session(sid)
+    assert labels.count_labelled(session=sid) == {"containers": 0, "networks": 0, "volumes": 0}
+
+
+def make_options(session: str, tmp: Path, project: str, **env: str):
+    from stack.dev.lifecycle import DevOptions
+    from stack.engine.labels import session_labels
+
+    environ = {
+        "STACK_OFFLINE": "1",
+        **dict(zip(EXPOSE, map(str, free_ports(len(EXPOSE))), strict=True)),
+    }
+    environ.update(env)
+    lines: list[str] = []
+    return (
+        DevOptions(
+            project=project,
+            timeout=120,
+            environ=environ,
+            dotenv=tmp / "absent.env",
+            labels=session_labels(session, purpose="test"),
+            state_dir=tmp / "state",
+            out=lines.append,
+        ),
+        lines,
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(session, tmp_path_factory):
+    """The default middleware (postgres, redis, ssrf_proxy, pgvector) brought up once."""
+    from stack.dev import lifecycle
+
+    opts, lines = make_options(session, tmp_path_factory.mktemp("dev"), f"stack-it-{session}")
+    try:
+        rows = lifecycle.up(opts)
+        yield opts, rows, lines
+    finally:
+        lifecycle.reset(opts)
+
+
+def containers(project: str) -> dict[str, dict]:
+    from stack.dev.lifecycle import _service, project_containers
+
+    return {_service(c): c for c in project_containers(project)}
+
+
+def test_up_reaches_healthy_and_reports_endpoints(stack):
+    opts, rows, lines = stack
+    by = {r.service: r for r in rows}
+    for name in ("db_postgres", "redis", "ssrf_proxy", "pgvector"):
+        assert by[name].state == "running", by[name]
+        assert by[name].health == "healthy", by[name]
+    port = opts.environ["EXPOSE_POSTGRES_PORT"]
+    assert by["db_postgres"].url == f"postgresql://postgres@127.0.0.1:{port}/dify"
+    assert by["db_postgres"].credentials == "DB_PASSWORD (default)"
+    assert "stack-standin/postgres:" in by["db_postgres"].image
+    assert by["sandbox"].state == "skipped"  # no image offline, and it is optional
+    text = "\n".join(lines)
+    assert "db_postgres: ready: logged in as postgres" in text  # a real login, not just health
+    assert "EXPOSE_POSTGRES_PORT" in text and "(environment)" in text  # settings and sources
+
+
+def test_published_on_loopback_only(stack):
+    opts, _, _ = stack
+    info = containers(opts.project)["redis"]
+    bindings = info["HostConfig"]["PortBindings"]["6379/tcp"]
+    assert bindings == [{"HostIp": "127.0.0.1", "HostPort": opts.environ["EXPOSE_REDIS_PORT"]}]
+    assert "host.docker.internal:host-gateway" in info["HostConfig"]["ExtraHosts"]
+
+
+def test_repeated_up_changes_nothing(stack):
+    from stack.dev import lifecycle
+
+    opts, _, _ = stack
+    before = {n: (c["Id"], c["State"]["StartedAt"]) for n, c in containers(opts.project).items()}
+    lifecycle.up(opts)
+    after = {n: (c["Id"], c["State"]["StartedAt"]) for n, c in containers(opts.project).items()}
+    assert before == after
+
+
+def test_status_shows_a_stopped_service(stack):
+    from stack.dev import lifecycle
+    from stack.engine.client import client
+
+    opts, _, _ = stack
+    client().api.stop(containers(opts.project)["redis"]["Id"], timeout=5)
+    rows = {r.service: r for r in lifecycle.status(opts)}
+    assert rows["redis"].state.startswith("exited"), rows["redis"]
+    assert rows["db_postgres"].state == "running"
+    lifecycle.up(opts)  # brings it back
+    assert containers(opts.project)["redis"]["State"]["Status"] == "running"
+
+
+def test_data_survives_down_and_up(stack):
+    import psycopg
+
+    from stack.dev import lifecycle
+
+    opts, _, _ = stack
+    dsn = dict(
+        host="127.0.0.1",
+        port=int(opts.environ["EXPOSE_POSTGRES_PORT"]),
+        user="postgres",
+        password="difyai123456",
+        dbname="dify",
+    )
+    with psycopg.connect(**dsn, autocommit=True) as conn:
+        conn.execute("create table if not exists keep (v text)")
+        conn.execute("insert into keep values ('survives')")
+    lifecycle.down(opts)
+    assert containers(opts.project) == {}
+    lifecycle.up(opts)
+    with psycopg.connect(**dsn) as conn:
+        assert conn.execute("select v from keep").fetchall() == [("survives",)]
+
+
+def test_other_password_on_existing_volume_is_explained(stack):
+    from stack.dev import lifecycle
+    from stack.errors import DevError
+
+    opts, _, _ = stack
+    wrong = lifecycle.DevOptions(
+        **{**opts.__dict__, "environ": {**opts.environ, "DB_PASSWORD": "changed-later"}}
+    )
+    with pytest.raises(DevError) as info:
+        lifecycle.up(wrong)
+    text = str(info.value)
+    assert "db_postgres" in text
+    assert "initialised earlier with another password" in text
+    assert "DB_PASSWORD" in text and "dev.reset" in text
+    lifecycle.up(opts)  # the right password works again
+
+
+def test_switching_selection_removes_stale_services(stack):
+    from stack.dev import lifecycle
+
+    opts, _, _ = stack
+    hosted = lifecycle.DevOptions(**{**opts.__dict__, "vector_store": "tencent"})
+    rows = {r.service: r for r in lifecycle.status(hosted)}
+    assert rows["pgvector"].state.startswith("stale"), rows["pgvector"]
+    lifecycle.up(hosted)
+    assert "pgvector" not in containers(opts.project)
+    lifecycle.up(opts)
+    assert "pgvector" in containers(opts.project)
+
+
+def test_port_conflict_fails_before_anything_starts(session, tmp_path):
+    from stack.dev import lifecycle
+    from stack.errors import ProblemsError
+
+    opts, _ = make_options(session, tmp_path, f"stack-it-{session}-ports")
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", int(opts.environ["EXPOSE_REDIS_PORT"])))
+    holder.listen()
+    try:
+        with pytest.raises(ProblemsError) as info:
+            lifecycle.up(opts)
+    finally:
+        holder.close()
+    text = str(info.value)
+    port = opts.environ["EXPOSE_REDIS_PORT"]
+    assert f"service redis: error: host port 127.0.0.1:{port} (EXPOSE_REDIS_PORT) is taken" in text
+    assert f"pid {__import__('os').getpid()}" in text  # the holder process is named
+    assert containers(opts.project) == {}
+
+
+def test_volume_from_another_image_is_refused(session, tmp_path):
+    from stack.dev import lifecycle
+    from stack.dev.plan import DATA_LABEL
+    from stack.engine.client import client
+
+    opts, _ = make_options(session, tmp_path, f"stack-it-{session}-vol")
+    prep = lifecycle.prepare(opts)
+    vol = prep.plan.by_name("db_postgres").volumes[0]
+    client().api.create_volume(
+        name=vol.name, labels={**opts.labels, DATA_LABEL: "mysql:8.0.40 (upstream)"}
+    )
+    try:
+        problems = lifecycle.check_volumes(prep)
+    finally:
+        client().api.remove_volume(vol.name)
+    assert len(problems) == 1
+    assert f"volume {vol.name} holds data created by mysql:8.0.40 (upstream)" in str(problems[0])
+
+
+def test_never_healthy_service_gets_a_failure_report(session, tmp_path):
+    import yaml
+
+    from stack.dev import lifecycle
+    from stack.errors import DevError
+
+    opts, _ = make_options(session, tmp_path, f"stack-it-{session}-sick", VECTOR_STORE="tencent")
+    opts.timeout = 60
+    prep = lifecycle.prepare(opts)
+    doc = yaml.safe_load(prep.compose_file.read_text())
+    doc["services"]["redis"]["healthcheck"] = {
+        "test": ["CMD-SHELL", "echo deliberately-broken-check; exit 1"],
+        "interval": "1s",
+        "timeout": "2s",
+        "retries": 2,
+    }
+    prep.compose_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        with pytest.raises(DevError) as info:
+            lifecycle.start_prepared(prep, opts)
+    finally:
+        lifecycle.reset(opts)
+    text = str(info.value)
+    assert "== redis: health check reports unhealthy" in text
+    assert "deliberately-broken-check" in text  # last health output
+    assert "log tail:" in text and "Ready to accept connections" in text
+
+
+def test_cli_reports_bad_flag_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "dev.up", "--db", "oracle", "--project", "stack-never"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "STACK_OFFLINE": "1", "HOME": str(tmp_path)},
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert (
+        "DB_TYPE (flag)" in proc.stderr
+        and "'oracle' is not one of: postgresql, mysql" in proc.stderr
+    )
