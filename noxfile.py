@@ -39,8 +39,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def compose(session: nox.Session) -> None:
-    """Generated files are up to date: `release.compose --check` (validates too)."""
+    """Generated files are up to date: the compose file (validated too) and docs/ENV.md."""
     session.run("invoke", "release.compose", "--check", *session.posargs)
+    session.run("invoke", "env.doc", "--check")
 
 
 @nox.session(default=False)

@@ -5,10 +5,10 @@ Run `invoke --list` for the tasks; the logic lives in the `stack` package.
 
 from invoke import Collection
 
-from stack.tasks import dev, engine, images, release
+from stack.tasks import dev, engine, env, images, release
 from stack.tasks.doctor import doctor
 
 ns = Collection()
-for module in (engine, images, dev, release):
+for module in (engine, images, dev, env, release):
     ns.add_collection(module.ns)
 ns.add_task(doctor)

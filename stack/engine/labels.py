@@ -131,7 +131,7 @@ def _remove(kind: str, items: list[Any], report: SweepReport, bucket: list[str])
         name = getattr(item, "name", None) or getattr(item, "id", "?")
         try:
             if kind == "container":
-                item.remove(force=True, v=False)
+                item.remove(force=True, v=True)  # also its anonymous volumes
             elif kind == "volume":
                 item.remove(force=True)
             else:

@@ -1,0 +1,458 @@
+"""A user's ``.env``: read it, check it against the definitions, write new lines.
+
+Reading uses the strict reader of :mod:`stack.env.parse` (python-dotenv's parser,
+every byte kept in :attr:`Entry.raw`).  Nothing here ever re-serializes a line the
+user wrote; new lines are built by :func:`binding_line`, which quotes a value so
+that python-dotenv reads it back exactly and docker compose does not expand ``$``.
+
+:func:`check_text` is pure and collects every problem of a file at once, each
+with file:line.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from stack.env import secrets as gen
+from stack.env.model import NAME_RE, Definitions, Section, Variable
+from stack.env.parse import Entry, decode, read_entries
+from stack.errors import EnvError, Problem, ProblemsError
+
+#: Values written without quotes: nothing python-dotenv or compose would reinterpret.
+PLAIN_RE = re.compile(r"[A-Za-z0-9_./:@%+,=~-]*\Z")
+SECTION_RULE = "# " + "-" * 70
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class UserEnv:
+    """A user's env file: its text, entries and first binding of each key."""
+
+    path: Path
+    shown: str
+    text: str
+    entries: list[Entry]
+    bindings: dict[str, Entry] = field(default_factory=dict)
+
+    @classmethod
+    def from_text(cls, text: str, path: Path, shown: str | None = None) -> UserEnv:
+        entries = read_entries(text)
+        bindings: dict[str, Entry] = {}
+        for entry in entries:
+            if entry.kind == "binding" and entry.key is not None:
+                bindings.setdefault(entry.key, entry)
+        return cls(path, shown or str(path), text, entries, bindings)
+
+    def values(self) -> dict[str, str]:
+        """Key -> value as python-dotenv reads it (the last duplicate wins)."""
+        out: dict[str, str] = {}
+        for entry in self.entries:
+            if entry.kind == "binding" and entry.key is not None and entry.value is not None:
+                out[entry.key] = entry.value
+        return out
+
+    @property
+    def newline(self) -> str:
+        """The file's line ending (``\\r\\n`` when most lines use it)."""
+        crlf = sum(1 for e in self.entries if e.raw.endswith("\r\n"))
+        lf = sum(1 for e in self.entries if e.raw.endswith("\n")) - crlf
+        return "\r\n" if crlf > lf else "\n"
+
+
+def read_user_env(path: Path, shown: str | None = None) -> UserEnv:
+    """Read ``path``; :class:`EnvError` when missing, :class:`ProblemsError` when it is
+    not UTF-8 text (the problem names file:line)."""
+    where = shown or str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise EnvError(
+            f"{where}: not found", hint=f"create it with `invoke env.init --output {where}`"
+        ) from None
+    except IsADirectoryError:
+        raise EnvError(f"{where}: is a directory, not an env file") from None
+    except OSError as exc:
+        raise EnvError(f"{where}: cannot read: {exc.strerror}") from None
+    return UserEnv.from_text(decode(data, where), path, where)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _reads_back(line: str, key: str, value: str) -> bool:
+    entries = read_entries(line)
+    bindings = [e for e in entries if e.kind == "binding"]
+    others = [e for e in entries if e.kind not in ("binding", "blank")]
+    if len(bindings) != 1 or others:
+        return False
+    return (bindings[0].key, bindings[0].value) == (key, value)
+
+
+def quote_value(value: str) -> str:
+    """``value`` as dotenv text that python-dotenv reads back exactly.
+
+    Plain when safe; otherwise single-quoted (``\\`` and ``'`` escaped), which also
+    keeps docker compose from expanding ``$``.
+    """
+    if PLAIN_RE.match(value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def binding_line(key: str, value: str, newline: str = "\n") -> str:
+    """``KEY=value`` plus ``newline``, verified to read back as exactly ``value``."""
+    line = f"{key}={quote_value(value)}{newline}"
+    plain = PLAIN_RE.match(value) and NAME_RE.match(key)
+    if not plain and not _reads_back(line, key, value):
+        raise EnvError(f"{key}: cannot write {value[:40]!r} so that dotenv reads it back")
+    return line
+
+
+def variable_block(var: Variable, value: str, newline: str = "\n") -> str:
+    """A blank line, the variable's comment and facts, and its binding."""
+    lines = [""]
+    for text in textwrap.wrap(var.comment, 86, break_on_hyphens=False, break_long_words=False):
+        lines.append(f"# {text}")
+    facts = []
+    if var.type.kind != "string":
+        facts.append(f"type: {var.type}")
+    if var.required:
+        facts.append("required")
+    if var.secret:
+        facts.append("secret" + (": generated by env.init" if gen.generated(var) else ""))
+    if facts:
+        lines.append(f"# ({'; '.join(facts)})")
+    return newline.join(lines) + newline + binding_line(var.name, value, newline)
+
+
+def section_header(section: Section, newline: str = "\n") -> str:
+    """The comment block that opens a section in a user's ``.env``."""
+    title = section.title
+    if section.services:
+        title += f"  (services: {', '.join(section.services)})"
+    return newline.join(["", SECTION_RULE, f"# {title}", SECTION_RULE]) + newline
+
+
+# --------------------------------------------------------------------------- checking
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of checking one file."""
+
+    shown: str
+    problems: list[Problem]
+    checked: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity != "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        return (
+            f"{self.shown}: {len(self.errors)} error(s), {len(self.warnings)} warning(s) "
+            f"({self.checked} variable(s) checked)"
+        )
+
+
+def check_file(
+    path: Path, defs: Definitions, *, production: bool = False, shown: str | None = None
+) -> CheckResult:
+    """Check ``path``; every failure (missing file, binary data) becomes a problem."""
+    where = shown or str(path)
+    try:
+        env = read_user_env(path, where)
+    except ProblemsError as exc:
+        return CheckResult(where, exc.problems)
+    except EnvError as exc:
+        return CheckResult(where, [Problem(where, exc.message, exc.hint)])
+    return check_env(env, defs, production=production)
+
+
+def check_text(
+    text: str, defs: Definitions, shown: str = ".env", *, production: bool = False
+) -> CheckResult:
+    """Check env ``text`` (pure)."""
+    return check_env(UserEnv.from_text(text, Path(shown), shown), defs, production=production)
+
+
+def _loc(env: UserEnv, entry: Entry | None) -> str:
+    return f"{env.shown}:{entry.line}" if entry is not None else env.shown
+
+
+def check_env(env: UserEnv, defs: Definitions, *, production: bool = False) -> CheckResult:
+    """Every problem of ``env`` at once (see ``invoke env.check --help``)."""
+    problems: list[Problem] = []
+    at = env.shown
+    by_name = defs.by_name
+    first: dict[str, Entry] = {}
+    dup_reported: set[int] = set()
+    for entry in env.entries:
+        if entry.kind == "error":
+            problems.append(
+                Problem.at(
+                    at,
+                    entry.line,
+                    f"cannot parse {entry.text.strip()[:60]!r} as KEY=VALUE",
+                    "write it as KEY=value (quote values with spaces or #: KEY='a b'), "
+                    "or start the line with # to make it a comment",
+                )
+            )
+            continue
+        if entry.kind != "binding" or entry.key is None:
+            continue
+        key = entry.key
+        if key in first and entry.line not in dup_reported:
+            dup_reported.add(entry.line)
+            problems.append(
+                Problem.at(
+                    at,
+                    entry.line,
+                    f"duplicate key {key}: also at {at}:{first[key].line}; the last one "
+                    f"(line {entry.line}) wins",
+                    f"delete one of lines {first[key].line} and {entry.line}",
+                )
+            )
+        first.setdefault(key, entry)
+        problems.extend(_binding_problems(env, entry, defs, by_name))
+    values = env.values()
+    problems.extend(_whole_file_problems(env, defs, values, production))
+    checked = len([k for k in values if k in by_name])
+    return CheckResult(at, _sorted(problems), checked)
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    def key(p: Problem) -> tuple[int, int]:
+        tail = p.where.rpartition(":")[2]
+        return (0 if tail.isdigit() else 1, int(tail) if tail.isdigit() else 0)
+
+    return sorted(problems, key=key)
+
+
+def _binding_problems(
+    env: UserEnv, entry: Entry, defs: Definitions, by_name: Mapping[str, Variable]
+) -> list[Problem]:
+    at, line, key = env.shown, entry.line, entry.key or ""
+    out: list[Problem] = []
+    if not NAME_RE.match(key):
+        out.append(
+            Problem.at(
+                at,
+                line,
+                f"invalid variable name {key[:60]!r}: compose cannot interpolate it",
+                "use letters, digits and _ only",
+            )
+        )
+        return out
+    if entry.value is None:
+        out.append(
+            Problem.at(
+                at,
+                line,
+                f"{key} has no `=`: python-dotenv reads it as unset, compose takes it from "
+                "the shell",
+                f"write {key}= (empty) or {key}=value",
+                severity="warning",
+            )
+        )
+        return out
+    value = entry.value
+    if key not in by_name:
+        hints = defs.suggest(key)
+        if hints and hints[0] not in env.bindings:
+            out.append(
+                Problem.at(
+                    at,
+                    line,
+                    f"unknown variable {key}; did you mean {hints[0]}?",
+                    f"rename it to {hints[0]} (as it is, {hints[0]} keeps its default)",
+                )
+            )
+        else:
+            extra = f" (close to {hints[0]}, which is also set)" if hints else ""
+            out.append(
+                Problem.at(
+                    at,
+                    line,
+                    f"unknown variable {key}: not in the definitions{extra}; nothing of the "
+                    "stack reads it",
+                    "delete it, or keep it if your own compose overrides use it",
+                    severity="warning",
+                )
+            )
+    else:
+        var = by_name[key]
+        reason = var.type.check(value)
+        if reason:
+            out.append(Problem.at(at, line, f"{key}: {reason}", _type_fix(var)))
+        if var.required and value == "":
+            out.append(Problem.at(at, line, f"{key} is required but empty", _required_fix(var)))
+    rhs = entry.text.partition("=")[2].lstrip()
+    if "$" in value and not rhs.startswith("'"):
+        out.append(
+            Problem.at(
+                at,
+                line,
+                f"{key}: docker compose expands `$` in unquoted and double-quoted values "
+                "(python-dotenv keeps it literal)",
+                f"single-quote the value for a literal dollar: {key}='...'",
+                severity="warning",
+            )
+        )
+    return out
+
+
+def _type_fix(var: Variable) -> str:
+    if var.type.kind == "enum":
+        return f"use one of: {', '.join(var.type.choices)} (default {var.default!r})"
+    return f"use a {var.type.kind} value (default {var.default!r})"
+
+
+def _required_fix(var: Variable) -> str:
+    if gen.generated(var):
+        return "put a fresh secret there (`invoke env.init --output NEW` generates them)"
+    return f"set it (the default is {var.default!r})" if var.default else "set it"
+
+
+def _whole_file_problems(
+    env: UserEnv, defs: Definitions, values: Mapping[str, str], production: bool
+) -> list[Problem]:
+    """Checks about the effective values: file value, else the shipped default."""
+    out: list[Problem] = []
+    effective = {v.name: values.get(v.name, v.default) for v in defs}
+
+    def where(name: str) -> str:
+        return _loc(env, env.bindings.get(name))
+
+    for var in defs:
+        if var.required and var.name not in values and not var.default:
+            out.append(
+                Problem(
+                    env.shown,
+                    f"{var.name} is required but missing (its default is empty)",
+                    _required_fix(var),
+                )
+            )
+    seen_pairs: set[frozenset[str]] = set()
+    for name, partner in gen.links(defs).items():
+        pair = frozenset((name, partner))
+        if pair in seen_pairs:
+            continue
+        seen_pairs.add(pair)
+        a, b = effective[name], effective[partner]
+        ok = b in [s.strip() for s in a.split(",")] or a in [s.strip() for s in b.split(",")]
+        if not ok:
+            out.append(
+                Problem(
+                    where(name) if name in values else where(partner),
+                    f"{name} and {partner} must agree (see their comments) but differ",
+                    "give both the same value (a fresh one: `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(42))'`)",
+                )
+            )
+    for url_name, pw_name in gen.DERIVED_URL_PASSWORDS.items():
+        if url_name not in defs or pw_name not in defs:
+            continue
+        url = effective[url_name]
+        pw = gen.url_password(url)
+        host_name = pw_name.replace("_PASSWORD", "_HOST")
+        host = effective.get(host_name)
+        try:
+            parts = urlsplit(url)
+            url_host, url_user = parts.hostname, parts.username
+        except ValueError:
+            continue
+        if url_user or host is None or url_host != host.lower():
+            continue
+        if (pw or "") != effective[pw_name]:
+            out.append(
+                Problem(
+                    where(url_name) if url_name in values else where(pw_name),
+                    f"the password inside {url_name} differs from {pw_name}, but both point "
+                    f"at {host_name}={host}",
+                    f"put {pw_name}'s value into {url_name} (URL-encoded)",
+                    severity="warning",
+                )
+            )
+    if production:
+        out.extend(_production_problems(env, defs, values, effective, where))
+    return out
+
+
+def shipped_secret_defaults(defs: Definitions) -> dict[str, list[str]]:
+    """Non-empty shipped default of every secret -> the variables that ship it."""
+    out: dict[str, list[str]] = {}
+    for var in defs.secrets():
+        if var.default:
+            out.setdefault(var.default, []).append(var.name)
+    for var in defs.secrets():
+        pw = gen.url_password(var.default)
+        if pw and pw not in out:
+            out[pw] = [var.name]
+    return out
+
+
+def _production_problems(
+    env: UserEnv,
+    defs: Definitions,
+    values: Mapping[str, str],
+    effective: Mapping[str, str],
+    where: Callable[[str], str],
+) -> list[Problem]:
+    out: list[Problem] = []
+    shipped = shipped_secret_defaults(defs)
+    fix = "generate fresh secrets: `invoke env.init --output .env.new` and copy them over"
+    for var in defs.secrets():
+        value = effective[var.name]
+        state = "set in the file" if var.name in values else "not in the file, so the default"
+        if value and value in shipped:
+            owners = ", ".join(shipped[value])
+            out.append(
+                Problem(
+                    where(var.name),
+                    f"{var.name} ({state}) is a shipped default (the default of {owners}); "
+                    "anyone who read the stack's source knows it",
+                    fix,
+                )
+            )
+            continue
+        if not value and gen.generated(var) and not var.required:  # required: reported above
+            out.append(Problem(where(var.name), f"{var.name} ({state}) is empty", fix))
+            continue
+        pw = gen.url_password(value)
+        if pw and pw in shipped:
+            out.append(
+                Problem(
+                    where(var.name),
+                    f"{var.name} embeds the shipped default password of {', '.join(shipped[pw])}",
+                    fix,
+                )
+            )
+    for var in defs:
+        if var.secret:
+            continue
+        pw = gen.url_password(effective[var.name])
+        if pw and pw in shipped:
+            out.append(
+                Problem(
+                    where(var.name),
+                    f"{var.name} embeds the shipped default password of {', '.join(shipped[pw])}",
+                    fix,
+                )
+            )
+    return out
