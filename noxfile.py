@@ -34,7 +34,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tier: pure logic plus `docker compose config`; no engine needed."""
-    session.run(*PYTEST, *(session.posargs or ["tests/unit", "-q"]))
+    session.run(*PYTEST, *(session.posargs or ["tests/unit", "-q", "-m", "not integration"]))
 
 
 @nox.session
@@ -48,3 +48,27 @@ def compose(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Integration tier: real Docker engine and stand-in images (`invoke engine.ensure`)."""
     session.run(*PYTEST, *(session.posargs or ["tests/integration", "-m", "integration", "-q"]))
+
+
+@nox.session(default=False)
+def vdb(session: nox.Session) -> None:
+    """Per-vector-store contract suite, every store in ONE pytest process.
+
+    `nox -s vdb` runs all of stack.stores.catalog.STORES; `nox -s vdb -- pgvector chroma`
+    runs the named ones (posargs replace the default; options starting with `-` pass
+    through to pytest). Under CI=true (or `--require`) a skipped required store fails.
+    """
+    from stack.stores.catalog import STORES
+
+    names = [a for a in session.posargs if not a.startswith("-")] or list(STORES)
+    extra = [a for a in session.posargs if a.startswith("-")]
+    unknown = sorted(set(names) - set(STORES))
+    if unknown:
+        session.error(f"unknown store(s): {', '.join(unknown)}; known: {', '.join(STORES)}")
+    session.run(*PYTEST, "tests/vdb", "-m", "vdb", f"--stores={','.join(names)}", *extra)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks as ratios to same-run baselines (posargs: cli dev vdb --runs N)."""
+    session.run("python", "-m", "stack.bench", *session.posargs)

@@ -122,6 +122,10 @@ def prepare(opts: DevOptions, *, write: bool = True) -> Prepared:
                 (name, f"folded into the {name_of_folder(picks, entry.name)} stand-in")
             )
             continue
+        if choice.needs_pull and hint.get("optional"):
+            plan.skipped.append((name, f"optional; image {entry.ref} not present locally"))
+            plan.notes.append(f"{name}: `docker pull {choice.ref_to_use}` to include it")
+            continue
         if choice.kind == "missing":
             if hint.get("optional"):
                 plan.skipped.append((name, f"optional; image {entry.ref} not available locally"))
@@ -137,6 +141,7 @@ def prepare(opts: DevOptions, *, write: bool = True) -> Prepared:
                 image=entry.ref,
                 run_image=choice.ref_to_use,
                 image_kind=choice.kind,
+                needs_pull=choice.needs_pull,
                 container_port=hint.get("port"),
                 expose=expose,
                 host_port=host_port if hint.get("port") else None,
@@ -379,6 +384,7 @@ def start_prepared(prep: Prepared, opts: DevOptions, *, started: float | None = 
         opts.out(f"  note: {note}")
     if stale:
         opts.out(f"  removing services of the previous selection: {', '.join(stale)}")
+    pull(prep, opts)
     ensure_volumes(prep)
     args = compose_args(prep, "up", "-d", "--no-build", "--pull", "never", "--remove-orphans")
     with tempfile.TemporaryFile("w+") as log:
@@ -394,6 +400,26 @@ def start_prepared(prep: Prepared, opts: DevOptions, *, started: float | None = 
     rows = status_rows(prep)
     opts.out(f"ready in {time.monotonic() - start:.1f} s")
     return rows
+
+
+def pull(prep: Prepared, opts: DevOptions) -> None:
+    """Pull, before anything starts, the required images that are not local (online only)."""
+    from stack.compose.cli import run_compose
+    from stack.errors import ComposeError
+
+    wanted = [s for s in prep.plan.services if s.needs_pull]
+    if not wanted:
+        return
+    opts.out(f"  pulling {', '.join(s.run_image for s in wanted)}")
+    try:
+        run_compose(compose_args(prep, "pull", *(s.name for s in wanted)), env=compose_env())
+    except ComposeError as exc:
+        raise DevError(
+            f"cannot pull {', '.join(s.run_image for s in wanted)} (nothing was started):\n"
+            f"{exc.message}",
+            hint="build offline stand-ins (`invoke images.build`) and set STACK_OFFLINE=1, "
+            "or map the registry to a mirror with STACK_REGISTRY_MIRRORS",
+        ) from None
 
 
 def _print_settings(prep: Prepared, out: Callable[[str], None]) -> None:

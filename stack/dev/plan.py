@@ -65,6 +65,7 @@ class DevService:
     optional: bool
     volumes: tuple[DataVolume, ...] = ()
     credential: Credential | None = None
+    needs_pull: bool = False
 
     @property
     def url(self) -> str:

@@ -1,0 +1,175 @@
+"""Benchmarks as ratios against a baseline run in the same process (`nox -s bench`).
+
+Never a timed assertion: this prints numbers for closing notes and reviews.
+
+* ``cli``: ``invoke --list`` and ``invoke release.compose --check`` against a bare
+  ``invoke --list`` of a one-task file;
+* ``dev``: ``dev.up`` from stopped and a repeated ``dev.up`` against raw
+  ``docker compose up -d --wait`` on the very same generated file and services;
+* ``vdb``: the whole store matrix in one process against the sum of single-store runs.
+
+Usage: ``python -m stack.bench [cli] [dev] [vdb] [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from stack import paths
+
+Result = tuple[str, float, str, float]  # name, seconds, baseline name, baseline seconds
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def median_of(runs: int, fn: Callable[[], object]) -> float:
+    return statistics.median(timed(fn) for _ in range(runs))
+
+
+def run(argv: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    subprocess.run(
+        list(argv), cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def bench_cli(runs: int) -> list[Result]:
+    invoke = [sys.executable, "-m", "invoke"]
+    with tempfile.TemporaryDirectory(prefix="stack-bench-") as tmp:
+        Path(tmp, "tasks.py").write_text(
+            "from invoke import task\n\n\n@task\ndef hello(c):\n    pass\n"
+        )
+        bare = median_of(runs, lambda: run([*invoke, "--list"], cwd=Path(tmp)))
+    listing = median_of(runs, lambda: run([*invoke, "--list"], cwd=paths.ROOT))
+    check = median_of(runs, lambda: run([*invoke, "release.compose", "--check"], cwd=paths.ROOT))
+    return [
+        ("invoke --list (stack)", listing, "bare invoke --list", bare),
+        ("invoke release.compose --check", check, "bare invoke --list", bare),
+    ]
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def bench_dev(runs: int) -> list[Result]:
+    from stack.compose.cli import find_compose
+    from stack.compose.validate import isolated_env
+    from stack.dev import lifecycle
+    from stack.engine import labels
+
+    session = labels.new_session_id()
+    names = [
+        "EXPOSE_POSTGRES_PORT",
+        "EXPOSE_REDIS_PORT",
+        "EXPOSE_SSRF_PROXY_PORT",
+        "EXPOSE_PGVECTOR_PORT",
+    ]
+    environ = {"STACK_OFFLINE": "1", **dict(zip(names, map(str, _free_ports(4)), strict=True))}
+    with tempfile.TemporaryDirectory(prefix="stack-bench-") as tmp:
+        opts = lifecycle.DevOptions(
+            project=f"stack-bench-{session}",
+            environ=environ,
+            dotenv=Path(tmp) / "absent.env",
+            labels=labels.session_labels(session, purpose="bench"),
+            state_dir=Path(tmp),
+            out=lambda _line: None,
+        )
+        raw = find_compose().argv(
+            "-f", str(opts.compose_file), "-p", opts.project,
+            "--project-directory", str(paths.COMPOSE_DIR),
+            "up", "-d", "--wait", "--no-build", "--pull", "never",
+        )  # fmt: skip
+        env = isolated_env()
+        try:
+            lifecycle.up(opts)  # creates volumes, first start
+            cold_ours, cold_raw, warm_ours, warm_raw = [], [], [], []
+            for _ in range(runs):
+                lifecycle.down(opts)
+                cold_ours.append(timed(lambda: lifecycle.up(opts)))
+                warm_ours.append(timed(lambda: lifecycle.up(opts)))
+                lifecycle.down(opts)
+                cold_raw.append(timed(lambda: run(raw, env=env)))
+                warm_raw.append(timed(lambda: run(raw, env=env)))
+        finally:
+            lifecycle.reset(opts)
+            labels.remove_session(session)
+    med = statistics.median
+    return [
+        ("dev.up from stopped (+ real logins)", med(cold_ours), "compose up -d --wait", med(cold_raw)),
+        ("dev.up repeated (all up)", med(warm_ours), "compose up -d --wait", med(warm_raw)),
+    ]
+
+
+def bench_vdb(stores: Sequence[str] | None = None) -> list[Result]:
+    from stack.stores.catalog import STORES
+
+    chosen = list(stores or STORES)
+    base = [sys.executable, "-m", "pytest", "tests/vdb", "-q", "-p", "no:cacheprovider"]
+    env = {**os.environ, "STACK_OFFLINE": "1", "TESTCONTAINERS_RYUK_DISABLED": "true"}
+    env.setdefault("TESTCONTAINERS_HOST_OVERRIDE", "localhost")
+
+    def pytest_run(names: Sequence[str]) -> None:
+        subprocess.run([*base, "--stores", ",".join(names)], cwd=paths.ROOT, env=env, check=False,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+
+    matrix = timed(lambda: pytest_run(chosen))
+    singles = sum(timed(lambda n=name: pytest_run([n])) for name in chosen)
+    return [(f"vdb matrix, one process ({len(chosen)} stores)", matrix, "sum of single-store runs", singles)]
+
+
+def report(results: list[Result]) -> str:
+    width = max(len(r[0]) for r in results)
+    lines = []
+    for name, secs, base_name, base in results:
+        ratio = secs / base if base else float("nan")
+        lines.append(f"{name:<{width}}  {secs:7.3f} s   {ratio:5.2f}x  {base_name} ({base:.3f} s)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    runs = 3
+    if "--runs" in args:
+        idx = args.index("--runs")
+        runs = int(args[idx + 1])
+        del args[idx : idx + 2]
+    which = args or ["cli", "dev"]
+    results: list[Result] = []
+    for part in which:
+        if part == "cli":
+            results += bench_cli(max(runs, 5))
+        elif part == "dev":
+            results += bench_dev(runs)
+        elif part == "vdb":
+            results += bench_vdb()
+        else:
+            print(f"unknown benchmark {part!r} (cli, dev, vdb)", file=sys.stderr)
+            return 2
+    print(report(results))
+    out = paths.ROOT / ".stack" / "bench.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps([dict(zip(("name", "s", "baseline", "baseline_s"), r, strict=True)) for r in results], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
