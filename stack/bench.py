@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from stack import paths
@@ -114,7 +115,7 @@ def bench_dev(runs: int) -> list[Result]:
             labels.remove_session(session)
     med = statistics.median
     return [
-        ("dev.up from stopped (+ real logins)", med(cold_ours), "compose up -d --wait", med(cold_raw)),
+        ("dev.up from stopped", med(cold_ours), "compose up -d --wait", med(cold_raw)),
         ("dev.up repeated (all up)", med(warm_ours), "compose up -d --wait", med(warm_raw)),
     ]
 
@@ -132,8 +133,11 @@ def bench_vdb(stores: Sequence[str] | None = None) -> list[Result]:
                        stdout=subprocess.DEVNULL)  # fmt: skip
 
     matrix = timed(lambda: pytest_run(chosen))
-    singles = sum(timed(lambda n=name: pytest_run([n])) for name in chosen)
-    return [(f"vdb matrix, one process ({len(chosen)} stores)", matrix, "sum of single-store runs", singles)]
+    singles = 0.0
+    for name in chosen:
+        singles += timed(partial(pytest_run, [name]))
+    name = f"vdb matrix, one process ({len(chosen)} stores)"
+    return [(name, matrix, "sum of single-store runs", singles)]
 
 
 def report(results: list[Result]) -> str:
@@ -167,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report(results))
     out = paths.ROOT / ".stack" / "bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps([dict(zip(("name", "s", "baseline", "baseline_s"), r, strict=True)) for r in results], indent=2))
+    keys = ("name", "s", "baseline", "baseline_s")
+    out.write_text(json.dumps([dict(zip(keys, r, strict=True)) for r in results], indent=2))
     return 0
 
 

@@ -25,6 +25,12 @@ def _options(project, vector_store=None, db=None, timeout=180.0, out=print):
     )
 
 
+def _show(rows, as_json: bool) -> None:
+    from stack.dev.lifecycle import table
+
+    print(_json.dumps([r.as_dict() for r in rows], indent=2) if as_json else table(rows))
+
+
 def _err(line: str) -> None:
     print(line, file=sys.stderr)
 
@@ -50,11 +56,7 @@ def up(c, vector_store=None, db=None, timeout=180, json=False, project=None):
 
     with failures():
         opts = _options(project, vector_store, db, timeout, _err if json else print)
-        rows = lifecycle.up(opts)
-        if json:
-            print(_json.dumps([r.as_dict() for r in rows], indent=2))
-        else:
-            print(lifecycle.table(rows))
+        _show(lifecycle.up(opts), json)
 
 
 @task(
@@ -70,11 +72,7 @@ def status(c, vector_store=None, db=None, json=False, project=None):
     from stack.dev import lifecycle
 
     with failures():
-        rows = lifecycle.status(_options(project, vector_store, db))
-        if json:
-            print(_json.dumps([r.as_dict() for r in rows], indent=2))
-        else:
-            print(lifecycle.table(rows))
+        _show(lifecycle.status(_options(project, vector_store, db)), json)
 
 
 @task(

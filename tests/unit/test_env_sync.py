@@ -256,5 +256,5 @@ def test_sync_commented_out_variable_is_not_readded(tmp_path):
 
 
 def test_sync_missing_file_is_an_error(tmp_path):
-    with pytest.raises(EnvError, match="env.init"):
+    with pytest.raises(EnvError, match=r"env\.init"):
         sync(make_defs(NEW), tmp_path / "nope.env")

@@ -1,0 +1,130 @@
+"""Leak test: a process holding real labelled resources dies by SIGKILL; the next session's
+sweep removes them all, while a live concurrent session is left alone and cleans up on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from stack.paths import ROOT
+
+pytestmark = pytest.mark.integration
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from stack.stores.runtime import StoreSession, apply_test_env
+    from stack.engine.client import client
+    from testcontainers.core.container import DockerContainer
+
+    apply_test_env()
+    session, image = sys.argv[1], sys.argv[2]
+    ss = StoreSession(session, purpose="leaktest")
+    try:
+        net = ss.network()
+        vol = client().volumes.create(f"stack-leaktest-{session}", labels=ss.labels("volume"))
+        c = DockerContainer(image).with_command(["sleep", "infinity"])
+        c.with_kwargs(labels=ss.labels("holder"), network=net, init=True)
+        c.with_volume_mapping(vol.name, "/data", "rw")
+        c.start()
+        ss._containers.append(c)
+        print("READY", flush=True)
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("INTERRUPTED", flush=True)
+    finally:
+        ss.close()
+        print("CLOSED", flush=True)
+    """
+)
+
+
+def _image() -> str:
+    """A local image to hold: the stand-in base (never pulled)."""
+    from stack.engine.client import engine_alive
+
+    if not engine_alive():
+        pytest.skip("no Docker engine reachable (fix: invoke engine.ensure)")
+    from stack.images.base import base_ref, image_exists
+
+    ref = base_ref()
+    if not image_exists(ref):
+        pytest.skip(f"image {ref} not built (fix: invoke images.build --only pgvector)")
+    return ref
+
+
+def _spawn(tmp_path: Path, session: str, image: str) -> subprocess.Popen[str]:
+    script = tmp_path / "holder.py"
+    script.write_text(CHILD)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STACK_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), session, image],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.time() + 60
+    lines = []
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.strip() == "READY":
+            return proc
+    proc.kill()
+    pytest.fail("holder process did not get ready:\n" + "".join(lines))
+
+
+def _counts(session: str) -> dict[str, int]:
+    from stack.engine.labels import count_labelled
+
+    return count_labelled(session=session)
+
+
+def test_sigkilled_session_is_swept_and_live_session_kept(tmp_path: Path) -> None:
+    from stack.engine.labels import new_session_id, sweep
+
+    image = _image()
+    dead, live = new_session_id(), new_session_id()
+    killed = _spawn(tmp_path, dead, image)
+    survivor = _spawn(tmp_path, live, image)
+    try:
+        assert _counts(dead) == {"containers": 1, "networks": 1, "volumes": 1}
+        assert _counts(live) == {"containers": 1, "networks": 1, "volumes": 1}
+
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=10)
+        assert _counts(dead)["containers"] == 1  # SIGKILL ran no cleanup: it leaked
+
+        # What the next session does first:
+        report = sweep(keep_session=new_session_id())
+        assert not report.errors, report.errors
+        assert _counts(dead) == {"containers": 0, "networks": 0, "volumes": 0}
+        assert _counts(live) == {"containers": 1, "networks": 1, "volumes": 1}
+
+        # Ctrl-C on the live one: its own cleanup removes everything.
+        survivor.send_signal(signal.SIGINT)
+        out, _ = survivor.communicate(timeout=60)
+        assert "CLOSED" in out, out
+        assert _counts(live) == {"containers": 0, "networks": 0, "volumes": 0}
+    finally:
+        for p in (killed, survivor):
+            if p.poll() is None:
+                p.kill()
+        from stack.engine.labels import remove_session
+
+        for s in (dead, live):
+            remove_session(s)
