@@ -65,7 +65,10 @@ def vdb(session: nox.Session) -> None:
     unknown = sorted(set(names) - set(STORES))
     if unknown:
         session.error(f"unknown store(s): {', '.join(unknown)}; known: {', '.join(STORES)}")
-    session.run(*PYTEST, "tests/vdb", "-m", "vdb", f"--stores={','.join(names)}", *extra)
+    # -rfE: the per-store summary already explains every skip, one line per store.
+    session.run(
+        *PYTEST, "tests/vdb", "-m", "vdb", "-rfE", f"--stores={','.join(names)}", *extra
+    )
 
 
 @nox.session(default=False)

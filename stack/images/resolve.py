@@ -75,7 +75,10 @@ def resolve(
     fixes = []
     if entry.standin:
         fixes.append(f"invoke images.build --only {entry.standin}")
-    fixes.append(f"set {ENV_VAR}=docker.io=<mirror>/... and unset STACK_OFFLINE to pull")
+    from stack.images.mirror import parse_ref
+
+    registry = parse_ref(entry.ref).registry
+    fixes.append(f"set {ENV_VAR}={registry}=<mirror>/... and unset STACK_OFFLINE to pull")
     fixes.append(f"or load {entry.ref} into the engine (docker load)")
     why = "offline (STACK_OFFLINE=1) and no local copy"
     if not entry.standin:
