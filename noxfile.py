@@ -66,9 +66,7 @@ def vdb(session: nox.Session) -> None:
     if unknown:
         session.error(f"unknown store(s): {', '.join(unknown)}; known: {', '.join(STORES)}")
     # -rfE: the per-store summary already explains every skip, one line per store.
-    session.run(
-        *PYTEST, "tests/vdb", "-m", "vdb", "-rfE", f"--stores={','.join(names)}", *extra
-    )
+    session.run(*PYTEST, "tests/vdb", "-m", "vdb", "-rfE", f"--stores={','.join(names)}", *extra)
 
 
 @nox.session(default=False)
