@@ -282,3 +282,16 @@ def test_cli_reports_bad_flag_without_traceback(tmp_path):
         "DB_TYPE (flag)" in proc.stderr
         and "'oracle' is not one of: postgresql, mysql" in proc.stderr
     )
+
+
+def test_doctor_offline_never_probes_registries():
+    from stack.dev import doctor
+
+    checks = doctor.run({"STACK_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    by = {c.name: c for c in checks}
+    assert by["engine"].ok is True and "API" in by["engine"].detail
+    assert by["compose"].ok is True
+    assert by["registry"].ok is None and "not probed" in by["registry"].detail
+    assert any(c.name == "images" and "present:" in c.detail for c in checks)
+    assert by["disk"].detail.endswith(("/var/lib/docker", "/"))
+    assert all(c.line().startswith("[") for c in checks)
