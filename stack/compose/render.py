@@ -85,14 +85,14 @@ def shared_line(var: SharedVar) -> str:
     return f"  {var.name}: {yaml_scalar('${' + var.name + ':-' + var.value + '}')}"
 
 
-def shared_block(variables: Sequence[SharedVar]) -> str:
+def shared_block(variables: Sequence[SharedVar], newline: str = "\n") -> str:
     """The ``x-shared-env`` mapping, one ``KEY: ${KEY:-default}`` line per variable.
 
     With no variables it is an empty mapping (``{}``), which ``<<:`` can still merge.
     """
     if not variables:
-        return f"{ANCHOR} {{}}\n"
-    return "\n".join([ANCHOR, *(shared_line(v) for v in variables)]) + "\n"
+        return f"{ANCHOR} {{}}{newline}"
+    return newline.join([ANCHOR, *(shared_line(v) for v in variables)]) + newline
 
 
 def shared_from_definitions(defs: Definitions) -> list[SharedVar]:
@@ -150,7 +150,7 @@ def body_digest(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
-DIGEST_RE = re.compile(r"^# Digest: +sha256:([0-9a-f]{16})$", re.M)
+DIGEST_RE = re.compile(r"^# Digest: +sha256:([0-9a-f]{16})\r?$", re.M)
 
 
 def hand_edited(text: str) -> bool | None:
@@ -158,14 +158,15 @@ def hand_edited(text: str) -> bool | None:
     match = DIGEST_RE.search(text[:2000])
     if not match:
         return None
-    end = text.find("\n" + RULE + "\n", match.end())
-    if end < 0:
-        return True
-    body = text[end + len(RULE) + 2 :]
-    return body_digest(body.removeprefix("\n")) != match.group(1)
+    for newline in ("\r\n", "\n"):
+        marker = newline + RULE + newline + newline
+        end = text.find(marker, match.start())
+        if end >= 0:
+            return body_digest(text[end + len(marker) :]) != match.group(1)
+    return True
 
 
-def header(command: str, sources: Sequence[str], digest: str) -> str:
+def header(command: str, sources: Sequence[str], digest: str, newline: str = "\n") -> str:
     """The generated-file header: what it is and how to regenerate it."""
     lines = [
         RULE,
@@ -177,7 +178,7 @@ def header(command: str, sources: Sequence[str], digest: str) -> str:
         RULE,
         "",
     ]
-    return "\n".join(lines) + "\n"
+    return newline.join(lines) + newline
 
 
 def render(
@@ -190,8 +191,10 @@ def render(
 ) -> str:
     """Header, then the anchor block, then the template body byte for byte."""
     before, after = split_template(template_text, template_name)
-    body = before + shared_block(variables) + after
-    return header(command, sources, body_digest(body)) + body
+    # Keep the template's line endings (a CRLF template gets a CRLF header and block).
+    newline = "\r\n" if ANCHOR_RE.search(template_text).group(1) == "\r\n" else "\n"  # type: ignore[union-attr]
+    body = before + shared_block(variables, newline) + after
+    return header(command, sources, body_digest(body), newline) + body
 
 
 # ----------------------------------------------------------------------------- references

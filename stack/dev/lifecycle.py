@@ -80,7 +80,7 @@ def prepare(opts: DevOptions, *, write: bool = True) -> Prepared:
     from stack.env.parse import load_definitions
     from stack.images.catalog import by_ref
     from stack.images.mirror import mirrors_from_env
-    from stack.images.resolve import offline, present_checker
+    from stack.images.resolve import local_images, offline, present_checker
     from stack.images.resolve import resolve as pick
 
     defs = load_definitions()
@@ -102,7 +102,7 @@ def prepare(opts: DevOptions, *, write: bool = True) -> Prepared:
     raw = p.raw_template(template_text)
     chosen, notes = p.select(raw, settings["DB_TYPE"], settings["VECTOR_STORE"])
     plan = p.Plan(opts.project, notes=notes)
-    present = present_checker(local_refs())
+    present = present_checker(local_images(_client()))
     mirrors = mirrors_from_env(opts.env)
     is_offline = offline(opts.env)
     folded: set[str] = set()
@@ -183,14 +183,6 @@ def name_of_folder(picks: Mapping[str, Any], folded: str) -> str:
         if folded in entry.folds:
             return name
     return "?"
-
-
-def local_refs() -> set[str]:
-    """Every ``repo:tag`` in the engine, in one API call (no per-image inspect races)."""
-    refs: set[str] = set()
-    for image in _client().api.images():
-        refs.update(t for t in image.get("RepoTags") or [] if "<none>" not in t)
-    return refs
 
 
 def _client() -> Any:

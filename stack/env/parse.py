@@ -467,13 +467,15 @@ def read_dify_env(path: Path, shown: str | None = None) -> tuple[list[DifyVar], 
                     severity="warning",
                 )
             )
-        if "$" in value:
+        if "$" in value and not key.startswith("COMPOSE_"):  # COMPOSE_* is never emitted
             problems.append(
                 Problem.at(
                     where,
                     number,
-                    f"{key}: `$` in the value is passed to compose as interpolation syntax",
-                    "write $$ for a literal dollar sign",
+                    f"{key}: `$` reaches compose as interpolation syntax, as with Dify's "
+                    "generator (e.g. ${OTHER} is a nested reference; strict dotenv would "
+                    "read it differently)",
+                    "only if a literal dollar sign was meant: write $$",
                     severity="warning",
                 )
             )

@@ -89,9 +89,10 @@ def resolve(
 def local_images(client: Any = None) -> set[str]:
     """Every ``repo:tag`` in the local engine (SDK client if given, else the docker CLI)."""
     if client is not None:
+        # One API call: `images.list()` inspects each image and races with removals.
         refs: set[str] = set()
-        for img in client.images.list():
-            refs.update(img.tags or [])
+        for img in client.api.images():
+            refs.update(t for t in img.get("RepoTags") or [] if "<none>" not in t)
         return refs | {r.removeprefix("docker.io/") for r in refs}
     import subprocess
 

@@ -175,3 +175,12 @@ def test_stale_diff_and_write(tmp_path):
 def test_missing_template_is_a_stack_error(tmp_path):
     with pytest.raises(StackError, match="template not found"):
         production.build(tmp_path / "nope.yaml", DATA / "dify" / ".env.example", tmp_path / "o")
+
+
+def test_crlf_template_keeps_crlf_everywhere():
+    template = (DATA / "strict" / "template.yaml").read_text().replace("\n", "\r\n")
+    out = r.render(template, [r.SharedVar("A", "1"), r.SharedVar("B", "x y")])
+    assert out.count("\n") == out.count("\r\n")  # no lone LF: one line-ending style
+    assert r.hand_edited(out) is False
+    assert r.hand_edited(out.replace("MODE: api", "MODE: beat")) is True
+    assert yaml.safe_load(out)["x-shared-env"] == {"A": "${A:-1}", "B": "${B:-x y}"}
