@@ -111,14 +111,21 @@ def _images(env: Mapping[str, str]) -> list[Check]:
 
 
 def _ports(env: Mapping[str, str]) -> Check:
+    from stack import paths
     from stack.dev.ports import holder, port_free
+    from stack.dev.settings import resolve
     from stack.env.parse import load_definitions
+    from stack.errors import StackError
 
     defs = load_definitions()
+    try:
+        settings = resolve(defs, environ=env, dotenv=paths.ROOT / ".env")
+    except StackError as exc:
+        return Check("settings", False, str(exc).splitlines()[0], "invoke env.check")
     taken = []
     for var in defs:
         if var.name.startswith("EXPOSE_") and var.type.kind == "port":
-            value = env.get(var.name, var.default)
+            value = settings.get(var.name)
             if value.isdigit() and not port_free(int(value)):
                 taken.append(f"{value} ({var.name}; {holder(int(value)) or 'unknown holder'})")
     if taken:
@@ -128,7 +135,7 @@ def _ports(env: Mapping[str, str]) -> Check:
             "in use: " + "; ".join(taken),
             "fine if it is the running dev middleware; else set the EXPOSE_* variable in .env",
         )
-    return Check("ports", True, "every EXPOSE_* host port is free")
+    return Check("ports", True, "every EXPOSE_* host port (as configured) is free")
 
 
 def _disk() -> Check:

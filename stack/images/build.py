@@ -325,7 +325,21 @@ def build_one(
         shutil.rmtree(ctx, ignore_errors=True)
     seconds = time.monotonic() - t0
     progress(f"{name}: built {ref} ({version}) in {seconds:.1f} s")
+    _prune_superseded(name, ref, present, progress)
     return BuildResult(name, ref, False, seconds)
+
+
+def _prune_superseded(name: str, keep: str, present: set[str] | None, progress: Progress) -> None:
+    """Remove older builds of recipe ``name`` (a changed recipe gets a new hash tag).
+
+    ``docker image rm`` without force: an image a container still uses stays.
+    """
+    prefix = f"{base_mod.NAMESPACE}/{name}:"
+    old = sorted(r for r in (present or set()) if r.startswith(prefix) and r != keep)
+    for ref in old:
+        proc = subprocess.run(["docker", "image", "rm", ref], capture_output=True, check=False)
+        if proc.returncode == 0:
+            progress(f"{name}: removed superseded {ref}")
 
 
 def build(
