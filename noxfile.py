@@ -70,6 +70,12 @@ def vdb(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def e2e(session: nox.Session) -> None:
+    """End-to-end tier: the real `invoke` CLI driving the engine, as a developer types it."""
+    session.run(*PYTEST, *(session.posargs or ["tests/e2e", "-m", "e2e", "-q"]))
+
+
+@nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks as ratios to same-run baselines (posargs: cli dev vdb --runs N)."""
     session.run("python", "-m", "stack.bench", *session.posargs)

@@ -64,10 +64,32 @@ class Prepared:
     labels: dict[str, str]
 
 
+EXTRA_LABELS_VAR = "STACK_EXTRA_LABELS"
+
+
+def extra_labels(environ: Mapping[str, str]) -> dict[str, str]:
+    """Labels from ``STACK_EXTRA_LABELS=k=v,k=v`` (e.g. a CI job or test session owner)."""
+    out: dict[str, str] = {}
+    for item in filter(None, (x.strip() for x in environ.get(EXTRA_LABELS_VAR, "").split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise DevError(
+                f"{EXTRA_LABELS_VAR}: {item!r} is not key=value",
+                hint=f"write {EXTRA_LABELS_VAR}=org.example.job=42,owner=me",
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
 def base_labels(opts: DevOptions) -> dict[str, str]:
     from stack.engine.labels import LABEL_PROJECT, LABEL_PURPOSE, PROJECT_VALUE
 
-    return {LABEL_PROJECT: PROJECT_VALUE, LABEL_PURPOSE: "dev", **opts.labels}
+    return {
+        LABEL_PROJECT: PROJECT_VALUE,
+        LABEL_PURPOSE: "dev",
+        **extra_labels(opts.env),
+        **opts.labels,
+    }
 
 
 # ----------------------------------------------------------------------------- prepare
