@@ -236,9 +236,17 @@ def compose_env() -> dict[str, str]:
 
 def project_containers(project: str) -> list[dict[str, Any]]:
     """Inspect data of every container of compose project ``project``."""
+    import docker
+
     api = _client().api
     found = api.containers(all=True, filters={"label": f"{COMPOSE_PROJECT_LABEL}={project}"})
-    return [api.inspect_container(c["Id"]) for c in found]
+    infos = []
+    for summary in found:
+        try:
+            infos.append(api.inspect_container(summary["Id"]))
+        except docker.errors.NotFound:  # removed meanwhile (compose recreating it)
+            continue
+    return infos
 
 
 def _service(info: Mapping[str, Any]) -> str:
@@ -498,7 +506,10 @@ def wait_ready(
                 # Until `compose up` returns, a container may still show the state of its
                 # previous run (stopped, unhealthy): judge only after compose is done.
                 settled = proc is None or compose_rc is not None
-                if settled and health == "unhealthy":
+                broken = _broken_healthcheck(info)
+                if broken:
+                    failures.append((name, broken))
+                elif settled and health == "unhealthy":
                     failures.append((name, "health check reports unhealthy"))
                 elif settled and (
                     status in ("exited", "dead") or (status == "restarting" and restarts)
@@ -540,6 +551,16 @@ def wait_ready(
                 failure_report(prep, late, infos), hint="raise --timeout, or see the log above"
             )
         time.sleep(0.25)
+
+
+def _broken_healthcheck(info: Mapping[str, Any]) -> str | None:
+    """A health check that cannot even run in this image (it would never turn healthy)."""
+    log = ((info.get("State") or {}).get("Health") or {}).get("Log") or []
+    if log and log[-1].get("ExitCode") == -1:
+        output = log[-1].get("Output") or ""
+        if "executable file not found" in output or "no such file or directory" in output:
+            return "its health check cannot run in this image (a command is missing)"
+    return None
 
 
 def _auth_message(prep: Prepared, name: str, detail: str) -> str:

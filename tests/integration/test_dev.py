@@ -295,3 +295,43 @@ def test_doctor_offline_never_probes_registries():
     assert any(c.name == "images" and "present:" in c.detail for c in checks)
     assert by["disk"].detail.endswith(("/var/lib/docker", "/"))
     assert all(c.line().startswith("[") for c in checks)
+
+
+def _store_profiles() -> list[str]:
+    from stack import paths
+    from stack.dev.plan import raw_template
+
+    raw = raw_template(paths.TEMPLATE.read_text())
+    found = {
+        prof
+        for svc in raw["services"].values()
+        if "x-stack-dev" in svc
+        for prof in svc.get("profiles") or []
+    }
+    return sorted(found - {"postgresql", "mysql"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("store", _store_profiles())
+def test_every_vector_store_with_an_image_runs_in_dev(session, tmp_path, store):
+    """Each VECTOR_STORE that has a template service comes up in dev when its image exists."""
+    from stack.dev import lifecycle
+    from stack.errors import ProblemsError
+
+    opts, lines = make_options(session, tmp_path, f"stack-it-{session}-{store}", VECTOR_STORE=store)
+    try:
+        prep = lifecycle.prepare(opts)
+    except ProblemsError as exc:
+        missing = [p.what for p in exc.problems]
+        pytest.skip(f"VECTOR_STORE={store}: {'; '.join(missing)} (offline, no stand-in)")
+    store_services = [
+        s.name for s in prep.plan.services if s.name not in ("db_postgres", "redis", "ssrf_proxy")
+    ]
+    assert store_services, prep.plan
+    try:
+        rows = {r.service: r for r in lifecycle.start_prepared(prep, opts)}
+    finally:
+        lifecycle.reset(opts)
+    for name in store_services:
+        assert rows[name].state == "running" and rows[name].health in ("healthy", "-"), rows[name]
+        assert f"{name}: ready" in "\n".join(lines)
