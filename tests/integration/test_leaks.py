@@ -20,7 +20,10 @@ pytestmark = pytest.mark.integration
 
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # A background job (e.g. a CI runner's `cmd &`) inherits SIGINT as ignored, and Python
+    # then never raises KeyboardInterrupt: restore the default so Ctrl-C means Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from stack.stores.runtime import StoreSession, apply_test_env
     from stack.engine.client import client
     from testcontainers.core.container import DockerContainer
