@@ -95,8 +95,12 @@ def base_labels(opts: DevOptions) -> dict[str, str]:
 # ----------------------------------------------------------------------------- prepare
 
 
-def prepare(opts: DevOptions, *, write: bool = True) -> Prepared:
-    """Resolve settings, derive the plan and write the dev compose file (no container starts)."""
+def prepare(opts: DevOptions, *, allow_missing: bool = False) -> Prepared:
+    """Resolve settings, derive the plan and write the dev compose file (no container starts).
+
+    A required service whose image cannot be had stops here (nothing started), unless
+    ``allow_missing`` (``dev.status`` shows such services as rows instead).
+    """
     from stack.compose import render, validate
     from stack.dev.settings import resolve
     from stack.env.parse import load_definitions
@@ -173,7 +177,7 @@ def prepare(opts: DevOptions, *, write: bool = True) -> Prepared:
                 credential=p.credential(name, svc_raw, config["services"][name]),
             )
         )
-    if plan.missing:
+    if plan.missing and not allow_missing:
         raise ProblemsError(
             "dev.up cannot start: images are missing (nothing was started)",
             [
@@ -187,7 +191,7 @@ def prepare(opts: DevOptions, *, write: bool = True) -> Prepared:
         inner = f"http://host.docker.internal:{settings.get('DIFY_PORT', '5001')}"
     doc = p.render_dev(plan, config, labels=labels, data_root=data_root, inner_api_url=inner)
     compose_file = opts.compose_file
-    if write:
+    if not plan.missing:
         from stack.fsutil import write_atomic
 
         text = p.dump(doc, opts.project)
@@ -633,6 +637,8 @@ def status_rows(prep: Prepared) -> list[Row]:
         )
     for name, why in prep.plan.skipped:
         rows.append(Row(name, "skipped", "-", "", "", detail=why))
+    for name, ref, remedy in prep.plan.missing:
+        rows.append(Row(name, "image missing", "-", "", "", detail=f"{ref}: {remedy}"))
     for name in sorted(set(infos) - set(prep.plan.names())):
         status, health, _ = _state_of(infos[name])
         rows.append(
@@ -649,7 +655,8 @@ def status_rows(prep: Prepared) -> list[Row]:
 
 
 def status(opts: DevOptions) -> list[Row]:
-    return status_rows(prepare(opts))
+    """Rows for the current selection, even when some of its images are missing."""
+    return status_rows(prepare(opts, allow_missing=True))
 
 
 def table(rows: list[Row]) -> str:

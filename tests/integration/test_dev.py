@@ -335,3 +335,15 @@ def test_every_vector_store_with_an_image_runs_in_dev(session, tmp_path, store):
     for name in store_services:
         assert rows[name].state == "running" and rows[name].health in ("healthy", "-"), rows[name]
         assert f"{name}: ready" in "\n".join(lines)
+
+
+def test_status_shows_services_whose_image_is_missing(session, tmp_path):
+    from stack.dev import lifecycle
+
+    opts, _ = make_options(session, tmp_path, f"stack-it-{session}-st", VECTOR_STORE="qdrant")
+    rows = {r.service: r for r in lifecycle.status(opts)}
+    assert rows["qdrant"].state == "image missing"
+    assert (
+        "qdrant/qdrant:v1.7.3" in rows["qdrant"].detail and "STACK_OFFLINE" in rows["qdrant"].detail
+    )
+    assert rows["db_postgres"].state == "not created"
