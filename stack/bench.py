@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,20 +60,11 @@ def bench_cli(runs: int) -> list[Result]:
     ]
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def bench_dev(runs: int) -> list[Result]:
     from stack.compose.cli import find_compose
     from stack.compose.validate import isolated_env
     from stack.dev import lifecycle
+    from stack.dev.ports import free_ports
     from stack.engine import labels
 
     session = labels.new_session_id()
@@ -84,7 +74,7 @@ def bench_dev(runs: int) -> list[Result]:
         "EXPOSE_SSRF_PROXY_PORT",
         "EXPOSE_PGVECTOR_PORT",
     ]
-    environ = {"STACK_OFFLINE": "1", **dict(zip(names, map(str, _free_ports(4)), strict=True))}
+    environ = {"STACK_OFFLINE": "1", **dict(zip(names, map(str, free_ports(4)), strict=True))}
     with tempfile.TemporaryDirectory(prefix="stack-bench-") as tmp:
         opts = lifecycle.DevOptions(
             project=f"stack-bench-{session}",

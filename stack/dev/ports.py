@@ -67,3 +67,15 @@ def _describe(pid: str) -> str:
     except OSError:
         cmd = "?"
     return f"pid {pid}: {cmd}"
+
+
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` distinct ports that are free on ``host`` right now (held open together)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from stack.dev.ports import free_ports
 from stack.engine.client import engine_alive
 
 pytestmark = [
@@ -25,16 +25,6 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = ["EXPOSE_POSTGRES_PORT", "EXPOSE_REDIS_PORT", "EXPOSE_SSRF_PROXY_PORT"]
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from stack.dev.ports import free_ports
 from stack.engine.client import engine_alive
 
 pytestmark = [
@@ -33,18 +34,6 @@ EXPOSE = [
     "EXPOSE_CHROMA_PORT",
     "EXPOSE_MILVUS_PORT",
 ]
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 @pytest.fixture(scope="module")
