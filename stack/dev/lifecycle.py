@@ -172,7 +172,6 @@ def prepare(opts: DevOptions, *, allow_missing: bool = False) -> Prepared:
                 expose=expose,
                 host_port=host_port if hint.get("port") else None,
                 scheme=hint.get("scheme"),
-                optional=bool(hint.get("optional")),
                 volumes=p.data_volumes(opts.project, name, config["services"][name], data_root),
                 credential=p.credential(name, svc_raw, config["services"][name]),
             )

@@ -62,7 +62,6 @@ class DevService:
     expose: str | None
     host_port: int | None
     scheme: str | None
-    optional: bool
     volumes: tuple[DataVolume, ...] = ()
     credential: Credential | None = None
     needs_pull: bool = False

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack.env.model import Definitions
-from stack.errors import DevError, Problem, ProblemsError
+from stack.errors import Problem, ProblemsError
 
 
 @dataclass(frozen=True)
@@ -52,23 +52,27 @@ class Settings:
 
 
 def read_dotenv(path: Path) -> dict[str, tuple[str, int]]:
-    """Values of a user's ``.env`` (strict dotenv rules, literal values) with line numbers."""
-    from stack.env.parse import decode, read_entries
+    """Values of a user's ``.env`` (strict dotenv rules, literal values) with line numbers.
 
-    shown = path.name
-    text = decode(path.read_bytes(), shown)
+    Unparsable lines and duplicate keys stop the dev tasks (``env.check`` reports more).
+    """
+    from stack.env.userenv import read_user_env
+
+    user = read_user_env(path, path.name)
     values: dict[str, tuple[str, int]] = {}
     problems: list[Problem] = []
-    for entry in read_entries(text):
+    for entry in user.entries:
         if entry.kind == "error":
             problems.append(
-                Problem.at(shown, entry.line, f"cannot parse {entry.text.strip()[:50]!r}")
+                Problem.at(user.shown, entry.line, f"cannot parse {entry.text.strip()[:50]!r}")
             )
         elif entry.kind == "binding" and entry.key:
             if entry.key in values:
                 first = values[entry.key][1]
                 problems.append(
-                    Problem.at(shown, entry.line, f"duplicate key {entry.key} (first at {first})")
+                    Problem.at(
+                        user.shown, entry.line, f"duplicate key {entry.key} (first at {first})"
+                    )
                 )
             values[entry.key] = (entry.value or "", entry.line)
     if problems:
@@ -117,11 +121,3 @@ def resolve(
     if problems:
         raise ProblemsError("invalid settings for the dev middleware", problems)
     return Settings(items)
-
-
-def require(settings: Settings, name: str) -> str:
-    """A setting that must be non-empty."""
-    value = settings.get(name)
-    if not value:
-        raise DevError(f"{name} is empty ({settings.source(name)})", hint=f"set {name} in .env")
-    return value

@@ -144,9 +144,6 @@ class Definitions:
     def secrets(self) -> list[Variable]:
         return [v for v in self.variables if v.secret]
 
-    def for_service(self, service: str) -> list[Variable]:
-        return [v for v in self.variables if service in v.services]
-
     def suggest(self, name: str, n: int = 1) -> Sequence[str]:
         """Closest known names to ``name`` (for "did you mean")."""
         import difflib

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stack.errors import ImageError
 
@@ -171,6 +172,26 @@ def base_hash() -> str:
 def base_ref() -> str:
     """``stack-standin/base:<hash12>``."""
     return f"{BASE_REPO}:{base_hash()}"
+
+
+def local_images(client: Any = None) -> set[str]:
+    """Every ``repo:tag`` in the local engine, in one API call (docker SDK).
+
+    ``images.list()`` would inspect each image and race with concurrent removals.
+    """
+    if client is None:
+        import docker
+
+        try:
+            client = docker.from_env()
+        except docker.errors.DockerException as exc:
+            raise ImageError(
+                f"cannot list local images: {exc}", hint="invoke engine.ensure"
+            ) from None
+    refs: set[str] = set()
+    for img in client.api.images():
+        refs.update(t for t in img.get("RepoTags") or [] if "<none>" not in t)
+    return refs | {r.removeprefix("docker.io/") for r in refs}
 
 
 def image_exists(ref: str) -> bool:

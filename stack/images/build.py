@@ -113,26 +113,9 @@ def standin_tag(name: str) -> str:
 
 
 def local_standin_refs() -> set[str]:
-    """All ``stack-standin/*`` refs in the local engine (one docker call)."""
-    proc = subprocess.run(
-        [
-            "docker",
-            "image",
-            "ls",
-            "--format",
-            "{{.Repository}}:{{.Tag}}",
-            "--filter",
-            f"reference={base_mod.NAMESPACE}/*",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise ImageError(
-            f"cannot list local images: {proc.stderr.strip()}", hint="invoke engine.ensure"
-        )
-    return {line.strip() for line in proc.stdout.splitlines() if line.strip()}
+    """All ``stack-standin/*`` refs in the local engine."""
+    prefix = f"{base_mod.NAMESPACE}/"
+    return {ref for ref in base_mod.local_images() if ref.startswith(prefix)}
 
 
 def image_labels(refs: Sequence[str]) -> dict[str, dict[str, str]]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from stack.errors import ImageError
+from stack.images.base import local_images
 from stack.images.build import standin_tag
 from stack.images.catalog import ImageEntry
 from stack.images.mirror import ENV_VAR, rewrite
@@ -84,29 +85,6 @@ def resolve(
     if not entry.standin:
         why += "; no offline stand-in exists for it"
     return Resolution(entry, mirrored, "missing", remedy=f"{why}: " + "; ".join(fixes))
-
-
-def local_images(client: Any = None) -> set[str]:
-    """Every ``repo:tag`` in the local engine (SDK client if given, else the docker CLI)."""
-    if client is not None:
-        # One API call: `images.list()` inspects each image and races with removals.
-        refs: set[str] = set()
-        for img in client.api.images():
-            refs.update(t for t in img.get("RepoTags") or [] if "<none>" not in t)
-        return refs | {r.removeprefix("docker.io/") for r in refs}
-    import subprocess
-
-    proc = subprocess.run(
-        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise ImageError(
-            f"cannot list local images: {proc.stderr.strip()}", hint="invoke engine.ensure"
-        )
-    return {ln.strip() for ln in proc.stdout.splitlines() if ln.strip() and "<none>" not in ln}
 
 
 def present_checker(refs: set[str]) -> Callable[[str], bool]:

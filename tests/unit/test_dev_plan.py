@@ -144,7 +144,6 @@ def make_plan(raw, config, names, ports):
                 expose=hint.get("expose"),
                 host_port=ports.get(name),
                 scheme=hint.get("scheme"),
-                optional=bool(hint.get("optional")),
                 volumes=p.data_volumes("proj", name, cfg["services"][name], data_root),
                 credential=p.credential(name, raw["services"][name], cfg["services"][name]),
             )
