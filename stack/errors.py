@@ -89,6 +89,10 @@ class ImageError(StackError):
     """Image missing, unpinned, or a stand-in build failed."""
 
 
+class WriteError(StackError):
+    """A file could not be written (permission, missing directory, read-only, full disk)."""
+
+
 class DevError(StackError):
     """Middleware lifecycle failure (ports, health, credentials)."""
 

@@ -191,7 +191,7 @@ def prepare(opts: DevOptions, *, allow_missing: bool = False) -> Prepared:
     doc = p.render_dev(plan, config, labels=labels, data_root=data_root, inner_api_url=inner)
     compose_file = opts.compose_file
     if not plan.missing:
-        from stack.fsutil import write_atomic
+        from stack.fsutil import write_private
 
         text = p.dump(doc, opts.project)
         try:
@@ -199,7 +199,7 @@ def prepare(opts: DevOptions, *, allow_missing: bool = False) -> Prepared:
         except FileNotFoundError:
             unchanged = False
         if not unchanged:
-            write_atomic(compose_file, text)
+            write_private(compose_file, text)  # it holds the .env's secrets
     return Prepared(plan, settings, compose_file, labels)
 
 
