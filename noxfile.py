@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "compose"]
+from stack.release.variants import VARIANTS
+from stack.stores.catalog import STORES
+
+nox.options.sessions = ["lint", "typecheck", "tests", "compose", "k8s"]
 nox.options.default_venv_backend = "none"
 nox.options.error_on_external_run = False
 
@@ -44,6 +47,14 @@ def compose(session: nox.Session) -> None:
     session.run("invoke", "env.doc", "--check")
 
 
+@nox.session
+def k8s(session: nox.Session) -> None:
+    """Kubernetes manifests: deploy/k8s up to date, schema-valid (1.30 + newest), env parity."""
+    session.run("invoke", "release.k8s", "--check")
+    tests = ["tests/unit/test_k8s_render.py", "-q", "-k", "schema"]
+    session.run(*PYTEST, *(session.posargs or tests))
+
+
 @nox.session(default=False)
 def integration(session: nox.Session) -> None:
     """Integration tier: real Docker engine and stand-in images (`invoke engine.ensure`)."""
@@ -69,10 +80,43 @@ def vdb(session: nox.Session) -> None:
     session.run(*PYTEST, "tests/vdb", "-m", "vdb", "-rfE", f"--stores={','.join(names)}", *extra)
 
 
+@nox.session(default=False, tags=["matrix"])
+@nox.parametrize("store", list(STORES), ids=list(STORES))
+def vdb_store(session: nox.Session, store: str) -> None:
+    """One vector store's contract suite: a CI matrix job per store (`nox -l --json -t matrix`).
+
+    Generated from stack.stores.catalog.STORES, like `vdb` (which starts them all in one
+    process); posargs are passed to pytest.
+    """
+    session.run(*PYTEST, "tests/vdb", "-m", "vdb", "-rfE", f"--stores={store}", *session.posargs)
+
+
 @nox.session(default=False)
 def e2e(session: nox.Session) -> None:
     """End-to-end tier: the real `invoke` CLI driving the engine, as a developer types it."""
     session.run(*PYTEST, *(session.posargs or ["tests/e2e", "-m", "e2e", "-q"]))
+
+
+@nox.session(default=False)
+def fuzz(session: nox.Session) -> None:
+    """CLI fuzz tier: every task x flag (read from the invoke Collections) with invalid values.
+
+    STACK_FUZZ_EXAMPLES (default 4) sets how many hypothesis values are added per flag.
+    """
+    session.run(*PYTEST, *(session.posargs or ["tests/fuzz", "-m", "e2e", "-q"]))
+
+
+@nox.session(default=False, tags=["matrix"])
+@nox.parametrize("variant", list(VARIANTS), ids=list(VARIANTS))
+def smoke(session: nox.Session, variant: str) -> None:
+    """`invoke release.smoke` of the production file for one DB_TYPE+VECTOR_STORE pair
+    (nginx on a free port; posargs replace `--port FREE`, e.g. `-- --port 8080 --keep`)."""
+    from stack.dev.ports import free_ports
+    from stack.release import variants
+
+    env_file = variants.write(variant, session.create_tmp())
+    args = session.posargs or ["--port", str(free_ports(1)[0])]
+    session.run("invoke", "release.smoke", "--env-file", str(env_file), *args)
 
 
 @nox.session(default=False)

@@ -68,13 +68,32 @@ def number(
     return None
 
 
-def output_path(flag: str, value: str | Path | None) -> Problem | None:
-    """A file path to write: existing writable parent, not a directory (None: default)."""
+def output_path(flag: str, value: str | Path | None, *, writing: bool = True) -> Problem | None:
+    """A file path to write: existing writable parent, not a directory (None: default).
+
+    ``writing=False`` is for a ``--check`` that only reads the output: it may be absent,
+    but must not be a directory or an unreadable file.
+    """
     if value is None:
         return None
     if str(value).strip() == "":
         return Problem(flag, "an empty path was given", f"give {flag} a file path")
-    return output_problem(Path(value), flag)
+    if bad := not_utf8(flag, value):
+        return bad
+    return output_problem(Path(value), flag, writing=writing)
+
+
+def not_utf8(flag: str, value: object) -> Problem | None:
+    """A value that came from non-UTF-8 bytes on the command line (lone surrogates)."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return Problem(
+            flag, f"{shown!r} is not valid UTF-8", f"give {flag} a value in UTF-8 (e.g. ASCII)"
+        )
+    return None
 
 
 def input_file(flag: str, value: str | Path | None) -> Problem | None:
@@ -83,6 +102,8 @@ def input_file(flag: str, value: str | Path | None) -> Problem | None:
         return None
     if str(value).strip() == "":
         return Problem(flag, "an empty path was given", f"give {flag} a file path")
+    if bad := not_utf8(flag, value):
+        return bad
     return input_problem(Path(value), flag)
 
 
@@ -102,3 +123,41 @@ def raise_all(
     found = [p for p in problems if p is not None]
     if found:
         raise ProblemsError(title, found)
+
+
+DNS_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def dns_label(flag: str, value: str | None) -> Problem | None:
+    """A Kubernetes DNS-1123 label (namespace, object name): ``None`` means the default."""
+    if value is None:
+        return None
+    text = str(value)
+    if DNS_LABEL_RE.match(text) and len(text) <= 63:
+        return None
+    return Problem(
+        flag,
+        f"{text!r} is not a DNS-1123 label: use lowercase letters, digits and '-', starting "
+        "with a letter and ending with a letter or digit, at most 63 characters",
+        f"for example {flag} stack",
+    )
+
+
+def output_dir(flag: str, value: str | Path | None, *, writing: bool = True) -> Problem | None:
+    """A directory to write into: itself a directory or absent, its parent an existing dir."""
+    if value is None:
+        return None
+    if str(value).strip() == "":
+        return Problem(flag, "an empty path was given", f"give {flag} a directory path")
+    if bad := not_utf8(flag, value):
+        return bad
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        return Problem(flag, f"{path} exists and is not a directory", f"give {flag} a directory")
+    if not path.exists() and not path.parent.is_dir():
+        return Problem(
+            flag,
+            f"the parent directory {path.parent} does not exist (nothing is created for a typo)",
+            f"create it first (`mkdir -p {path.parent}`) or fix {flag}",
+        )
+    return None

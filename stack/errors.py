@@ -97,9 +97,19 @@ class DevError(StackError):
     """Middleware lifecycle failure (ports, health, credentials)."""
 
 
+class SmokeError(StackError):
+    """`release.smoke` / `release.down`: a deployment check failed or nothing to act on."""
+
+
 class StoreError(StackError):
     """Vector-store adapter failure visible to users (e.g. dimension mismatch)."""
 
 
 class NotSupported(StoreError):
     """The store does not offer this operation (e.g. full-text search)."""
+
+
+class RunError(StackError):
+    """A backend MODE cannot run as configured (unknown mode, inconsistent variables)."""
+
+    exit_code = 2

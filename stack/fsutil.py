@@ -10,7 +10,10 @@
   0600 in a directory of mode 0700.
 * :func:`output_problem` / :func:`input_problem` check a user-given path *before* any
   work starts (an output needs an existing, writable parent directory: a typo never
-  creates directories; an input must be a readable file).
+  creates directories, and writability is tested by creating a probe file, because
+  ``os.access`` says yes to root everywhere and /proc takes no new files; an input must
+  be a readable file, not a directory or a FIFO).
+* :func:`backup` never overwrites an earlier backup and never leaves half of one.
 """
 
 from __future__ import annotations
@@ -78,7 +81,14 @@ def write_atomic(
     """
     path = Path(path)
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+    except UnicodeEncodeError as exc:  # e.g. a lone surrogate from a non-UTF-8 argument
+        raise WriteError(
+            f"cannot write {path}: the text holds a character that is not valid UTF-8 "
+            f"({exc.object[exc.start : exc.end]!r})",
+            hint="remove the non-UTF-8 bytes from the value that produced it",
+        ) from None
     try:
         if parents:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -104,15 +114,16 @@ def write_atomic(
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+        # Owner first: a chown clears set-id bits, so the mode is applied after it.
+        if existing is not None and hasattr(os, "chown"):
+            with contextlib.suppress(OSError):  # only root may give a file away
+                os.chown(tmp, existing.st_uid, existing.st_gid)
         if mode is not None:
             os.chmod(tmp, mode)
         elif existing is not None:
             os.chmod(tmp, existing.st_mode & 0o7777)
         else:
             os.chmod(tmp, 0o666 & ~current_umask())
-        if existing is not None and hasattr(os, "chown"):
-            with contextlib.suppress(OSError):  # only root may give a file away
-                os.chown(tmp, existing.st_uid, existing.st_gid)
         os.replace(tmp, target)
         fsync_dir(target.parent)
     except OSError as exc:
@@ -163,52 +174,118 @@ def backup(path: Path) -> Path:
     try:
         data = path.read_bytes()
         fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, path.stat().st_mode & 0o7777)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
     except OSError as exc:
         raise _write_error(exc, candidate) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException as exc:
+        candidate.unlink(missing_ok=True)  # never leave half a backup behind
+        if isinstance(exc, OSError):
+            raise _write_error(exc, candidate) from None
+        raise
     return candidate
 
 
-def output_problem(path: Path, flag: str) -> Problem | None:
-    """Why ``path`` cannot be written as an output of ``flag`` (None when it can)."""
+def _probe(directory: Path) -> OSError | None:
+    """Create and remove a temp file in ``directory``: the only honest writability test.
+
+    ``os.access`` says yes to root everywhere, and to anyone on file systems such as
+    /proc that accept no new files at all.
+    """
+    try:
+        fd, name = tempfile.mkstemp(prefix=".stack-probe.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        return exc
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
+
+
+def output_problem(path: Path, flag: str, *, writing: bool = True) -> Problem | None:
+    """Why ``path`` cannot be written as an output of ``flag`` (None when it can).
+
+    With ``writing=False`` (a ``--check`` that only reads the output) the path may be
+    absent, but it must not be a directory, and an existing file must be readable.
+    Problems are reported at ``"<flag> <path>"``.
+    """
     path = Path(path)
+    where = f"{flag} {path}"
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     parent = target.parent
     if target.is_dir():
-        return Problem(flag, f"{path} is a directory, not a file", f"give {flag} a file path")
+        return Problem(where, "is a directory, not a file", f"give {flag} a file path")
+    if target.exists() and not target.is_file():
+        return Problem(where, "is not a regular file", f"give {flag} a file path")
+    if not writing:
+        return _open_problem(target, where, flag) if target.exists() else None
     if not parent.is_dir():
         return Problem(
-            flag,
+            where,
             f"directory {parent} does not exist (nothing is created for a typo)",
             f"create it first (`mkdir -p {parent}`) or give {flag} a path in an existing directory",
         )
     if not os.access(parent, os.W_OK | os.X_OK):
-        return Problem(flag, f"directory {parent} is not writable", f"give {flag} a writable path")
+        cause = "is not writable"
+    elif (exc := _probe(parent)) is not None:
+        cause = f"accepts no new files ({exc.strerror or exc})"
+    else:
+        cause = ""
+    if cause:
+        return Problem(
+            where, f"directory {parent} {cause}", f"give {flag} a path in a writable directory"
+        )
     if target.exists() and not os.access(target, os.W_OK):
-        return Problem(flag, f"{path} is not writable", f"give {flag} a writable path")
+        return Problem(where, "is not writable", f"give {flag} a writable path")
+    return None
+
+
+def _open_problem(target: Path, where: str, flag: str) -> Problem | None:
+    try:
+        with open(target, "rb"):
+            pass
+    except OSError as exc:
+        return Problem(
+            where, f"cannot be read: {exc.strerror or exc}", f"give {flag} a readable file"
+        )
     return None
 
 
 def input_problem(path: Path, flag: str) -> Problem | None:
-    """Why ``path`` cannot be read as an input file of ``flag`` (None when it can)."""
+    """Why ``path`` cannot be read as an input file of ``flag`` (None when it can).
+
+    Problems are reported at ``"<flag> <path>"``.
+    """
+    import stat
+
     path = Path(path)
-    if not path.exists():
-        return Problem(flag, f"{path} does not exist", f"give {flag} the path of an existing file")
-    if path.is_dir():
-        return Problem(flag, f"{path} is a directory, not a file", f"give {flag} a file path")
-    if not os.access(path, os.R_OK):
-        return Problem(flag, f"{path} is not readable", f"give {flag} a readable file")
-    return None
+    where = f"{flag} {path}"
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return Problem(where, "does not exist", f"give {flag} the path of an existing file")
+    except OSError as exc:
+        return Problem(
+            where, f"cannot be read: {exc.strerror or exc}", f"give {flag} a readable file"
+        )
+    if stat.S_ISDIR(info.st_mode):
+        return Problem(where, "is a directory, not a file", f"give {flag} a file path")
+    if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):  # opening could block
+        return Problem(where, "is not a regular file", f"give {flag} a file path")
+    return _open_problem(path, where, flag)
 
 
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
-    """A unified diff of two texts ('' when equal)."""
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=old_name,
-            tofile=new_name,
-        )
-    )
+    """A unified diff of two texts ('' when equal), marking a missing final newline."""
+    out = []
+    for line in difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=old_name,
+        tofile=new_name,
+    ):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)

@@ -11,14 +11,14 @@ Two input modes share one renderer (:mod:`stack.compose.render`):
 
 from __future__ import annotations
 
+import functools
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack import paths
+from stack import generated, paths
 from stack.compose import render as r
 from stack.errors import Problem, ProblemsError, StackError, TemplateError
-from stack.fsutil import backup, unified_diff, write_atomic
 
 COMMAND = "invoke release.compose"
 
@@ -32,6 +32,13 @@ class Rendered:
     shown_output: str
     command: str
     warnings: list[Problem] = field(default_factory=list)
+    #: Values to validate with (``--strict-secrets``: a placeholder for every secret).
+    validate_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def target(self) -> generated.Target:
+        """The file to write, in :mod:`stack.generated`'s terms."""
+        return generated.Target(self.output, self.text, self.shown_output, self.command)
 
 
 def _shown(path: Path) -> str:
@@ -48,6 +55,11 @@ def _read_template(path: Path, shown: str) -> str:
         raise TemplateError(
             f"{shown}: template not found", hint="pass --template PATH to an existing file"
         ) from None
+    except OSError as exc:  # a directory, no permission...
+        raise TemplateError(
+            f"{shown}: cannot read the template: {exc.strerror or exc}",
+            hint="pass --template PATH to a readable file",
+        ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -59,9 +71,22 @@ def build(
     template: Path | None = None,
     env_file: Path | None = None,
     output: Path | None = None,
+    *,
+    strict: bool = False,
 ) -> Rendered:
-    """Render the production file; pure apart from reading the inputs."""
+    """Render the production file; pure apart from reading the inputs.
+
+    ``strict`` is the secure release mode (:mod:`stack.compose.strict`): every ``@secret``
+    reference is required, none keeps a default; only with the env definitions.
+    """
     foreign = template is not None or env_file is not None
+    if strict and foreign:
+        raise StackError(
+            "--strict-secrets needs the env definitions (their @secret flags)",
+            hint="drop --template/--env-file, or drop --strict-secrets",
+        )
+    rewrite = None
+    validate_env: dict[str, str] = {}
     template = template or paths.TEMPLATE
     tpl_shown = _shown(template)
     text = _read_template(template, tpl_shown)
@@ -75,7 +100,13 @@ def build(
         output = output or paths.GENERATED_COMPOSE
         command = COMMAND
         sources = [tpl_shown, "env/"]
-        if output != paths.GENERATED_COMPOSE:
+        if strict:
+            from stack.compose import strict as st
+
+            command += " --strict-secrets"
+            validate_env = st.placeholders(defs)
+            rewrite = functools.partial(st.strict_text, defs=defs)
+        if output != paths.GENERATED_COMPOSE or strict:
             command += f" --output {shlex.quote(_shown(output))}"
         check_defaults = True
     else:
@@ -109,63 +140,31 @@ def build(
             r.shared_line(var)
         except ValueError as exc:
             raise StackError(f"{var.where}: {var.name}: {exc}") from None
-    rendered = r.render(text, variables, command=command, sources=sources, template_name=tpl_shown)
+    rendered = r.render(
+        text, variables, command=command, sources=sources, template_name=tpl_shown, rewrite=rewrite
+    )
     before, after = r.split_template(text, tpl_shown)
     warnings.extend(
         r.reference_problems(before + after, known, tpl_shown, check_defaults=check_defaults)
     )
-    return Rendered(rendered, output, _shown(output), command, warnings)
+    return Rendered(rendered, output, _shown(output), command, warnings, validate_env)
+
+
+def check(rendered: Rendered) -> generated.Check:
+    """Compare the file on disk with a fresh render, byte for byte (writes nothing)."""
+    return generated.check(rendered.target)
 
 
 def stale_diff(rendered: Rendered) -> str:
     """The diff between the file on disk and a fresh render ('' when up to date)."""
-    try:
-        current = rendered.output.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        current = ""
-    except UnicodeDecodeError:
-        current = "<not UTF-8 text>\n"
-    return unified_diff(
-        current,
-        rendered.text,
-        f"{rendered.shown_output} (on disk)",
-        f"{rendered.shown_output} (fresh render)",
-    )
+    return check(rendered).diff
 
 
-@dataclass(frozen=True)
-class Written:
-    """What :func:`write` did."""
-
-    changed: bool
-    backup: Path | None = None
-    reason: str = ""
-
-
-def write(rendered: Rendered) -> Written:
-    """Write the file atomically.
+def write(rendered: Rendered) -> generated.Written:
+    """Write the file atomically when it changed (see :func:`stack.generated.write`).
 
     A file on disk that was edited by hand since it was generated (its digest no
     longer matches), or that this generator did not make, is first copied to a
     backup beside it, so nothing a user wrote is lost.
     """
-    try:
-        current: str | None = rendered.output.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        current = None
-    except UnicodeDecodeError:
-        current = "\0"
-    if current == rendered.text:
-        return Written(False)
-    saved: Path | None = None
-    reason = ""
-    if current is not None and current.strip():
-        edited = r.hand_edited(current)
-        if edited is None:
-            reason = "the file on disk was not made by this generator"
-        elif edited:
-            reason = "the file on disk was edited by hand after it was generated"
-        if reason:
-            saved = backup(rendered.output)
-    write_atomic(rendered.output, rendered.text)
-    return Written(True, saved, reason)
+    return generated.write(rendered.target)

@@ -1,5 +1,7 @@
 """Render the production compose file: header + shared anchor block + template body.
 
+The header, its digest and hand-edit detection are :mod:`stack.generated`'s protocol.
+
 Everything here is pure: text in, text out.  The output is deterministic (the same
 inputs give the same bytes) and every emitted value is YAML-safe and compose-safe:
 after ``docker compose config`` a container sees exactly the default the
@@ -9,15 +11,15 @@ definitions hold.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from stack import generated
 from stack.env.model import Definitions
 from stack.errors import Problem, ProblemsError, TemplateError
 
 ANCHOR = "x-shared-env: &shared-api-worker-env"
 ANCHOR_RE = re.compile(r"^x-shared-env: &shared-api-worker-env[ \t]*(\r?\n|\Z)", re.M)
-RULE = "# " + "=" * 66
 
 
 @dataclass(frozen=True)
@@ -143,44 +145,6 @@ def split_template(text: str, name: str = "template") -> tuple[str, str]:
     return text[: match.start()], text[match.end() :]
 
 
-def body_digest(body: str) -> str:
-    """Short content digest of everything below the header (detects hand edits)."""
-    import hashlib
-
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
-
-
-DIGEST_RE = re.compile(r"^# Digest: +sha256:([0-9a-f]{16})\r?$", re.M)
-
-
-def hand_edited(text: str) -> bool | None:
-    """Whether a generated file was edited after generation (``None``: not ours)."""
-    match = DIGEST_RE.search(text[:2000])
-    if not match:
-        return None
-    for newline in ("\r\n", "\n"):
-        marker = newline + RULE + newline + newline
-        end = text.find(marker, match.start())
-        if end >= 0:
-            return body_digest(text[end + len(marker) :]) != match.group(1)
-    return True
-
-
-def header(command: str, sources: Sequence[str], digest: str, newline: str = "\n") -> str:
-    """The generated-file header: what it is and how to regenerate it."""
-    lines = [
-        RULE,
-        "# GENERATED FILE - DO NOT EDIT: change the sources below and regenerate.",
-        f"# Generated from: {', '.join(sources)}",
-        f"# Regenerate:     {command}",
-        f"# Check drift:    {command} --check",
-        f"# Digest:         sha256:{digest}",
-        RULE,
-        "",
-    ]
-    return newline.join(lines) + newline
-
-
 def render(
     template_text: str,
     variables: Sequence[SharedVar],
@@ -188,13 +152,20 @@ def render(
     command: str = "invoke release.compose",
     sources: Sequence[str] = ("compose/docker-compose-template.yaml", "env/"),
     template_name: str = "compose/docker-compose-template.yaml",
+    rewrite: Callable[[str], str] | None = None,
 ) -> str:
-    """Header, then the anchor block, then the template body byte for byte."""
+    """Header, then the anchor block, then the template body byte for byte.
+
+    ``rewrite`` (the secure release mode, :func:`stack.compose.strict.strict_text`)
+    transforms block + body before the header and its digest are put on.
+    """
     before, after = split_template(template_text, template_name)
     # Keep the template's line endings (a CRLF template gets a CRLF header and block).
     newline = "\r\n" if ANCHOR_RE.search(template_text).group(1) == "\r\n" else "\n"  # type: ignore[union-attr]
     body = before + shared_block(variables, newline) + after
-    return header(command, sources, body_digest(body), newline) + body
+    if rewrite is not None:
+        body = rewrite(body)
+    return generated.render(body, command=command, sources=sources, newline=newline)
 
 
 # ----------------------------------------------------------------------------- references

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 
@@ -26,26 +26,62 @@ class Check:
 
 
 def run(environ: Mapping[str, str] | None = None) -> list[Check]:
-    """Every check, in order; never raises for an unhealthy machine."""
+    """Every check, in order; never raises for an unhealthy machine or broken inputs.
+
+    A check that fails with a :class:`~stack.errors.StackError` (a malformed
+    ``STACK_REGISTRY_MIRRORS``, broken definitions, an invalid ``.env``) becomes a FAIL line
+    with its fix, and the remaining checks still run.
+    """
     env = os.environ if environ is None else environ
-    checks = [_engine()]
+    checks = _guarded("engine", _engine)
     engine_ok = checks[0].ok is True
-    checks.append(_compose())
-    checks.append(_registry(env))
-    checks.extend(_images(env) if engine_ok else [])
-    checks.append(_ports(env))
-    checks.append(_disk())
+    checks += _guarded("compose", _compose)
+    checks += _guarded("registry", lambda: _registry(env))
+    if engine_ok:
+        checks += _guarded("images", lambda: _images(env))
+    checks += _guarded("settings", lambda: _ports(env))
+    checks += _guarded("disk", _disk)
     return checks
 
 
-def _engine() -> Check:
-    from stack.engine.client import client, engine_alive
+def _guarded(name: str, check: Callable[[], Check | list[Check]]) -> list[Check]:
+    from stack.errors import ProblemsError, StackError
 
+    try:
+        result = check()
+    except ProblemsError as exc:
+        first = str(exc.problems[0]).splitlines()[0] if exc.problems else ""
+        more = f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        return [Check(name, False, f"{exc.title}: {first}{more}", _fix_for(name))]
+    except StackError as exc:
+        return [Check(name, False, exc.message.splitlines()[0], exc.hint or _fix_for(name))]
+    return result if isinstance(result, list) else [result]
+
+
+def _fix_for(name: str) -> str:
+    if name == "settings":
+        return "invoke env.check (and restore env/ from git if the definitions are broken)"
+    return "see the message above"
+
+
+def _engine() -> Check:
+    from stack.dockerapi import endpoint
+    from stack.engine.client import client, engine_alive
+    from stack.errors import EngineError
+
+    try:
+        where = endpoint().describe()
+    except EngineError as exc:
+        return Check("engine", False, exc.message, exc.hint or "")
     if not engine_alive():
-        return Check("engine", False, "no Docker engine answers", "invoke engine.ensure")
+        return Check(
+            "engine", False, f"no Docker engine answers at {where}", "invoke engine.ensure"
+        )
     version = client().version()
     return Check(
-        "engine", True, f"Docker {version.get('Version')} (API {version.get('ApiVersion')})"
+        "engine",
+        True,
+        f"Docker {version.get('Version')} (API {version.get('ApiVersion')}) at {where}",
     )
 
 
@@ -66,11 +102,12 @@ def _registry(env: Mapping[str, str]) -> Check:
     from stack.images.mirror import mirrors_from_env
     from stack.images.resolve import offline
 
+    mirrors = mirrors_from_env(env)  # a malformed value fails this line, offline or not
     if offline(env):
         return Check(
             "registry", None, "offline mode (STACK_OFFLINE=1): not probed, nothing is pulled"
         )
-    mirror = mirrors_from_env(env).get("docker.io")
+    mirror = mirrors.get("docker.io")
     host = mirror.split("/")[0] if mirror else "registry-1.docker.io"
     name, _, port = host.partition(":")
     try:
@@ -86,17 +123,31 @@ def _registry(env: Mapping[str, str]) -> Check:
     return Check("registry", True, f"{host} reachable")
 
 
-def _images(env: Mapping[str, str]) -> list[Check]:
+def _images(env: Mapping[str, str], refs: set[str] | None = None) -> list[Check]:
+    """Which catalog images are local, missing, or would be pulled (``refs``: local tags)."""
+    from stack.errors import ImageError
+    from stack.images.mirror import ENV_VAR
     from stack.images.resolve import resolve_all
 
-    resolved = resolve_all(environ=env)
+    out: list[Check] = []
+    try:
+        resolved = resolve_all(environ=env, refs=refs)
+    except ImageError:  # malformed mirrors (the registry line says so): resolve without them
+        env = {k: v for k, v in env.items() if k != ENV_VAR}
+        resolved = resolve_all(environ=env, refs=refs)
+        out.append(Check("images", None, f"{ENV_VAR} ignored (malformed, see above)"))
     by_kind: dict[str, list[str]] = {}
     for name, res in resolved.items():
         by_kind.setdefault(res.kind, []).append(name)
-    local = [f"{n} ({r.kind})" for n, r in resolved.items() if r.kind in ("upstream", "standin")]
+    # Online, an image that is not local resolves to its upstream ref *to be pulled*.
+    local = [
+        f"{n} ({r.kind})" for n, r in resolved.items() if r.kind != "missing" and not r.needs_pull
+    ]
     missing = by_kind.get("missing", [])
     pull = [n for n, r in resolved.items() if r.needs_pull]
-    out = [Check("images", True if local else None, f"present: {', '.join(local) or 'none'}")]
+    out.insert(
+        0, Check("images", True if local else None, f"present: {', '.join(local) or 'none'}")
+    )
     if missing:
         recipes = sorted({resolved[n].entry.standin or "" for n in missing} - {""})
         fix = (
@@ -117,7 +168,7 @@ def _ports(env: Mapping[str, str]) -> Check:
     from stack.env.parse import load_definitions
     from stack.errors import StackError
 
-    defs = load_definitions()
+    defs = load_definitions()  # broken definitions: a FAIL line (see _guarded)
     try:
         settings = resolve(defs, environ=env, dotenv=paths.ROOT / ".env")
     except StackError as exc:

@@ -127,7 +127,8 @@ def raw_template(text: str) -> dict[str, Any]:
     from stack.compose.render import ANCHOR_RE
 
     fixed = ANCHOR_RE.sub("x-shared-env: &shared-api-worker-env {}\n", text, count=1)
-    data = yaml.safe_load(fixed)
+    # libyaml's loader when present: same data, ten times faster than the pure one.
+    data = yaml.load(fixed, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return data if isinstance(data, dict) else {}
 
 

@@ -10,6 +10,15 @@ from pathlib import Path
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     """Whether ``host:port`` can be bound right now (what docker-proxy will need)."""
+    from stack.dockerapi import engine_host
+
+    remote = engine_host()
+    if remote != "127.0.0.1":  # a TCP engine elsewhere publishes there: taken if it answers
+        try:
+            socket.create_connection((remote, port), timeout=1).close()
+        except OSError:
+            return True
+        return False
     for family, addr in ((socket.AF_INET, host), (socket.AF_INET, "0.0.0.0")):
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from stack.dev.plan import HOST, DevService
+from stack.dev.plan import DevService
+from stack.dockerapi import engine_host  # where the engine publishes: not always 127.0.0.1
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def probe(svc: DevService, timeout: float = 3.0) -> ProbeResult:
             return _redis(svc, timeout)
         if svc.scheme in ("http", "https"):
             return _http(svc, timeout)
-        with socket.create_connection((HOST, svc.host_port), timeout=timeout):
+        with socket.create_connection((engine_host(), svc.host_port), timeout=timeout):
             return ProbeResult(True, "port open")
     except OSError as exc:
         return ProbeResult(False, f"{type(exc).__name__}: {exc}")
@@ -47,7 +48,7 @@ def _postgres(svc: DevService, timeout: float) -> ProbeResult:
     assert cred is not None
     try:
         with psycopg.connect(
-            host=HOST,
+            host=engine_host(),
             port=svc.host_port,
             user=cred.user,
             password=cred.password,
@@ -71,7 +72,7 @@ def _mysql(svc: DevService, timeout: float) -> ProbeResult:
     assert cred is not None
     try:
         conn = pymysql.connect(
-            host=HOST,
+            host=engine_host(),
             port=svc.host_port or 3306,
             user=cred.user,
             password=cred.password,
@@ -90,7 +91,7 @@ def _mysql(svc: DevService, timeout: float) -> ProbeResult:
 def _redis(svc: DevService, timeout: float) -> ProbeResult:
     cred = svc.credential
     password = cred.password if cred else ""
-    with socket.create_connection((HOST, svc.host_port or 6379), timeout=timeout) as sock:
+    with socket.create_connection((engine_host(), svc.host_port or 6379), timeout=timeout) as sock:
         file = sock.makefile("rb")
         if password:
             sock.sendall(_resp("AUTH", password))
@@ -116,7 +117,7 @@ def _http(svc: DevService, timeout: float) -> ProbeResult:
     import http.client
 
     conn_cls = http.client.HTTPSConnection if svc.scheme == "https" else http.client.HTTPConnection
-    conn = conn_cls(HOST, svc.host_port, timeout=timeout)
+    conn = conn_cls(engine_host(), svc.host_port, timeout=timeout)
     try:
         conn.request("GET", "/")
         status = conn.getresponse().status

@@ -100,7 +100,8 @@ def resolve(
         items[var.name] = Setting(var.name, var.default, "default")
     for name, (value, line) in file_values.items():
         items[name] = Setting(name, value, f"{shown}:{line}")
-    for name in defs.by_name:
+    known = defs.by_name  # built once (each `defs[name]` would build it again)
+    for name in known:
         if name in env:
             items[name] = Setting(name, env[name], "environment")
     for name, flag in (flags or {}).items():
@@ -108,8 +109,8 @@ def resolve(
             items[name] = Setting(name, flag, "flag")
     problems = []
     for name, item in items.items():
-        if name in defs:
-            reason = defs[name].type.check(item.value)
+        if name in known:
+            reason = known[name].type.check(item.value)
             if reason:
                 problems.append(
                     Problem(

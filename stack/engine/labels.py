@@ -1,10 +1,21 @@
 """Labels on every container, network and volume we create, and the sweep of stale ones.
 
 Scheme: ``org.stack.project=stack`` marks ownership; ``org.stack.session`` groups one test
-run / dev session; ``org.stack.owner-pid`` + ``org.stack.owner-start`` (the start time from
-``/proc/PID/stat`` field 22) identify the owning process and guard against PID reuse.  A
-resource whose owner process is gone is stale and may be removed by any later run; resources
-of live owners are never touched, so concurrent sessions can sweep safely.
+run / dev session.  The owner is identified by:
+
+* ``org.stack.owner-pid`` -- its pid, as its own pid namespace numbers it;
+* ``org.stack.owner-start`` -- its start in clock ticks since boot (``/proc/PID/stat`` field
+  22; guards against pid reuse) and ``org.stack.owner-started`` -- its start as Unix time
+  (wall clock, for the TTL below; psutil where ``/proc`` is absent);
+* ``org.stack.owner-host`` + ``org.stack.owner-pidns`` -- where that pid means something: the
+  kernel boot (``boot_id``; the host name where there is none) and the pid namespace.
+
+A resource whose owner is provably gone is stale and may be removed by any later run.  Owners
+in *another* host or pid namespace (a CI job in another container sharing the engine, a
+macOS host, a VM) cannot be checked from here: they count as alive until ``STACK_SWEEP_TTL``
+seconds (default 6 h) after ``owner-started`` -- Docker labels cannot change after creation,
+so there can be no heartbeat label.  The exception: a namespace of this same boot that is a
+descendant of ours (we see its processes, e.g. ``unshare --pid``) is checked exactly.
 """
 
 from __future__ import annotations
@@ -12,32 +23,56 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from stack.engine.owner import (
+    DEFAULT_TTL,
+    INIT_PIDNS,
+    LABEL_OWNER_HOST,
+    LABEL_OWNER_PID,
+    LABEL_OWNER_PIDNS,
+    LABEL_OWNER_START,
+    LABEL_OWNER_STARTED,
+    TTL_VAR,
+    host_identity,
+    owner_alive,
+    pid_namespace,
+    process_start_time,
+    process_started_epoch,
+    sweep_ttl,
+)
 
 LABEL_PROJECT = "org.stack.project"
 PROJECT_VALUE = "stack"
 LABEL_SESSION = "org.stack.session"
-LABEL_OWNER_PID = "org.stack.owner-pid"
-LABEL_OWNER_START = "org.stack.owner-start"
 LABEL_PURPOSE = "org.stack.purpose"
 
-
-def process_start_time(pid: int) -> str | None:
-    """Field 22 (starttime, clock ticks since boot) of ``/proc/PID/stat``; None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    # comm (field 2) may contain spaces/parens: split after the last ')'.
-    rest = stat.rsplit(")", 1)[-1].split()
-    # rest[0] is field 3 (state) -> field 22 is rest[19]
-    try:
-        return rest[19]
-    except IndexError:
-        return None
+__all__ = [
+    "DEFAULT_TTL",
+    "INIT_PIDNS",
+    "LABEL_OWNER_HOST",
+    "LABEL_OWNER_PID",
+    "LABEL_OWNER_PIDNS",
+    "LABEL_OWNER_START",
+    "LABEL_OWNER_STARTED",
+    "LABEL_PROJECT",
+    "LABEL_PURPOSE",
+    "LABEL_SESSION",
+    "PROJECT_VALUE",
+    "TTL_VAR",
+    "SweepReport",
+    "count_labelled",
+    "host_identity",
+    "new_session_id",
+    "owner_alive",
+    "pid_namespace",
+    "process_start_time",
+    "remove_session",
+    "session_labels",
+    "sweep",
+    "sweep_ttl",
+]
 
 
 def new_session_id() -> str:
@@ -46,35 +81,22 @@ def new_session_id() -> str:
 
 
 def session_labels(session: str, purpose: str = "test", pid: int | None = None) -> dict[str, str]:
-    """Labels for a resource owned by ``pid`` (default: this process) in ``session``."""
+    """Labels for a resource owned by ``pid`` (default: this process) in ``session``.
+
+    ``pid`` is numbered in *our* pid namespace, so ours is the namespace recorded.
+    """
     pid = os.getpid() if pid is None else pid
+    started = process_started_epoch(pid)
     return {
         LABEL_PROJECT: PROJECT_VALUE,
         LABEL_SESSION: session,
         LABEL_OWNER_PID: str(pid),
         LABEL_OWNER_START: process_start_time(pid) or "",
+        LABEL_OWNER_STARTED: "" if started is None else str(int(started)),
+        LABEL_OWNER_HOST: host_identity(),
+        LABEL_OWNER_PIDNS: pid_namespace(),
         LABEL_PURPOSE: purpose,
     }
-
-
-def owner_alive(labels: Mapping[str, str]) -> bool:
-    """True if the owner process recorded in ``labels`` still runs (same PID *and* start).
-
-    Resources without an owner pid (e.g. a long-lived dev stack) count as alive: the sweep
-    never removes what it cannot prove to be orphaned.
-    """
-    pid_text = labels.get(LABEL_OWNER_PID, "")
-    if not pid_text:
-        return True
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    start = process_start_time(pid)
-    if start is None:
-        return False
-    recorded = labels.get(LABEL_OWNER_START, "")
-    return not recorded or recorded == start
 
 
 @dataclass
@@ -148,7 +170,10 @@ def _collect(client: Any, session: str | None, select: Any) -> tuple[list, list,
     import docker.errors
 
     f = _filters(session)
-    containers = [c for c in client.containers.list(all=True, filters=f) if select(c)]
+    # ignore_removed: a container removed between the list and its inspect (a concurrent
+    # session's sweep or `compose down`) is skipped instead of raising NotFound.
+    found = client.containers.list(all=True, filters=f, ignore_removed=True)
+    containers = [c for c in found if select(c)]
     networks = [n for n in client.networks.list(filters=f) if select(n)]
     volumes = []
     for v in client.volumes.list(filters=f):
@@ -180,6 +205,7 @@ def sweep(
     them and are only swept with ``include_dev=True`` (``dev.down``/``dev.reset`` own them).
     """
     c = _client(client)
+    ttl, now = sweep_ttl(), time.time()
 
     def stale(obj: Any) -> bool:
         labels = _labels_of(obj)
@@ -187,7 +213,7 @@ def sweep(
             return False
         if labels.get(LABEL_PURPOSE) == "dev" and not include_dev:
             return False
-        return not owner_alive(labels)
+        return not owner_alive(labels, now=now, ttl=ttl)
 
     return _sweep_with(c, None, stale)
 

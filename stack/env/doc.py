@@ -1,41 +1,20 @@
 """The Markdown reference of every shared env variable (``docs/ENV.md``).
 
-:func:`render` is pure and deterministic; the generated header names the command
-that regenerates the file and carries a digest of the body, like the compose file.
+:func:`render` is pure and deterministic; the header (an HTML comment naming the command
+that regenerates the file, with a digest of the body) is :mod:`stack.generated`'s protocol,
+the same as the compose file's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 
+from stack import generated
 from stack.env import secrets as gen
 from stack.env.model import Definitions, Variable
 
 COMMAND = "invoke env.doc"
-RULE = "=" * 66
-
-
-def _digest(body: str) -> str:
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
-
-
-def header(command: str, sources: Sequence[str], digest: str) -> str:
-    """An HTML comment (invisible when rendered) naming the sources and the command."""
-    lines = [
-        "<!--",
-        RULE,
-        "GENERATED FILE - DO NOT EDIT: change the sources below and regenerate.",
-        f"Generated from: {', '.join(sources)}",
-        f"Regenerate:     {command}",
-        f"Check drift:    {command} --check",
-        f"Digest:         sha256:{digest}",
-        RULE,
-        "-->",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def cell(text: str) -> str:
@@ -140,4 +119,5 @@ def render(
             )
         lines.append("")
     body = "\n".join(lines)
-    return header(command, sources, _digest(body)) + "\n" + body
+    # The header is an HTML comment: invisible when the Markdown is rendered.
+    return generated.render(body, command=command, sources=sources, style=generated.HTML)

@@ -3,6 +3,30 @@
 Pure data plus value validation; no I/O.  The parser (:mod:`stack.env.parse`) builds
 these objects from ``env/*.env``; the renderers, ``env.check`` and the dev
 middleware read them.
+
+Every rule about a variable is an annotation on the line above it (see
+:data:`ANNOTATIONS` and the header of ``env/definitions.env``); nothing is guessed from
+a variable's name or parsed out of its comment:
+
+``@secret``                 the value is a secret (masked, checked in production)
+``@required``               an empty value is an error
+``@type=KIND``              one of :data:`KINDS` (``enum:a|b``); without it: a string
+``@services=a,b``           the compose services that receive it (default: the section's)
+``@generate=KIND[:N]``      ``env.init``/``env.sync`` write a fresh value (implies
+                            ``@secret``); KIND is one of :data:`GENERATORS`
+``@same-as=VAR``            holds the same value as VAR (which carries ``@generate``)
+``@contains=VAR``           a comma list that must contain VAR's value (same)
+``@url-password=VAR``       a URL whose password is VAR's value (generated with it)
+``@url-host=VAR``           ...checked only when the URL's host is VAR's value
+``@interpolated``           the default is compose syntax (``${VAR}``), written verbatim
+                            into ``.env``, where compose expands it; only for variables
+                            no service receives (compose itself reads them), VAR defined
+                            above it; ``env.check`` expands a file's value the same way
+                            and reports one lacking a comma-separated item of the default's
+
+The parser rejects unknown annotations and broken references with file:line
+(:func:`stack.env.parse.rule_problems`), and a secret with a shipped default (or
+``@required``) that has no rule for ``env.init``.
 """
 
 from __future__ import annotations
@@ -19,6 +43,25 @@ NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 BACKEND_SERVICES: frozenset[str] = frozenset({"api", "worker", "worker_beat"})
 
 KINDS = ("string", "integer", "boolean", "port", "url", "enum")
+
+#: ``@generate`` kinds -> default length: ``secret-key`` is ``sk-`` + a URL-safe token of N
+#: random bytes, ``token`` a URL-safe token of N bytes, ``password`` N letters and digits,
+#: ``password-special`` the same plus ``-`` and ``_`` (OpenSearch 2.12+ wants one).
+GENERATORS: dict[str, int] = {"secret-key": 42, "token": 42, "password": 32, "password-special": 32}
+
+#: Every annotation a variable may carry (``=`` marks the ones taking an argument).
+ANNOTATIONS = (
+    "@secret",
+    "@required",
+    "@type=",
+    "@services=",
+    "@generate=",
+    "@same-as=",
+    "@contains=",
+    "@url-password=",
+    "@url-host=",
+    "@interpolated",
+)
 BOOLEAN_VALUES = ("true", "false")
 URL_SCHEMES = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -74,6 +117,29 @@ class VarType:
 
 
 @dataclass(frozen=True)
+class Generator:
+    """How a fresh value is made (``@generate=KIND[:LENGTH]``)."""
+
+    kind: str
+    length: int
+
+    @classmethod
+    def parse(cls, text: str) -> Generator:
+        """Parse ``token`` or ``password:24``; raises ``ValueError`` with the reason."""
+        kind, sep, size = text.partition(":")
+        if kind not in GENERATORS:
+            raise ValueError(f"unknown generator {kind!r} (known: {', '.join(GENERATORS)})")
+        if not sep:
+            return cls(kind, GENERATORS[kind])
+        if not size.isdigit() or not 8 <= int(size) <= 256:
+            raise ValueError(f"@generate={text}: the length must be a number from 8 to 256")
+        return cls(kind, int(size))
+
+    def __str__(self) -> str:
+        return self.kind if self.length == GENERATORS[self.kind] else f"{self.kind}:{self.length}"
+
+
+@dataclass(frozen=True)
 class Variable:
     """One shared env variable, as defined in ``env/``."""
 
@@ -87,6 +153,22 @@ class Variable:
     services: tuple[str, ...] = ()
     path: Path = Path("env/definitions.env")
     line: int = 0
+    generate: Generator | None = None  # @generate=KIND[:N]
+    same_as: str | None = None  # @same-as=VAR
+    contains: str | None = None  # @contains=VAR
+    url_password: str | None = None  # @url-password=VAR
+    url_host: str | None = None  # @url-host=VAR
+    interpolated: bool = False  # @interpolated
+
+    @property
+    def generated(self) -> bool:
+        """Whether ``env.init``/``env.sync`` write a value for it (generated or derived)."""
+        return bool(self.generate or self.same_as or self.contains or self.url_password)
+
+    @property
+    def follows(self) -> str | None:
+        """The variable whose value this one repeats (``@same-as`` / ``@contains``)."""
+        return self.same_as or self.contains
 
     @property
     def shared(self) -> bool:
@@ -143,6 +225,13 @@ class Definitions:
 
     def secrets(self) -> list[Variable]:
         return [v for v in self.variables if v.secret]
+
+    def links(self) -> list[tuple[Variable, Variable]]:
+        """(follower, leader) pairs of ``@same-as`` / ``@contains``, in definition order."""
+        by_name = self.by_name
+        return [
+            (v, by_name[v.follows]) for v in self.variables if v.follows and v.follows in by_name
+        ]
 
     def suggest(self, name: str, n: int = 1) -> Sequence[str]:
         """Closest known names to ``name`` (for "did you mean")."""

@@ -1,146 +1,53 @@
-"""A user's ``.env``: read it, check it against the definitions, write new lines.
-
-Reading uses the strict reader of :mod:`stack.env.parse` (python-dotenv's parser,
-every byte kept in :attr:`Entry.raw`).  Nothing here ever re-serializes a line the
-user wrote; new lines are built by :func:`binding_line`, which quotes a value so
-that python-dotenv reads it back exactly and docker compose does not expand ``$``.
+"""Check a user's ``.env`` against the definitions (``env.check``).
 
 :func:`check_text` is pure and collects every problem of a file at once, each
-with file:line.
+with file:line.  Reading the file and writing new lines is :mod:`stack.env.userfile`
+(its names stay importable from here).
 """
 
 from __future__ import annotations
 
-import re
-import textwrap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from stack.env import rules
 from stack.env import secrets as gen
-from stack.env.model import NAME_RE, Definitions, Section, Variable
-from stack.env.parse import Entry, decode, read_entries
+from stack.env.entries import Entry, decode, read_entries
+from stack.env.model import NAME_RE, Definitions, Variable
+from stack.env.userfile import (
+    PLAIN_RE,
+    SECTION_RULE,
+    UserEnv,
+    binding_line,
+    definition_line,
+    quote_value,
+    read_user_env,
+    section_header,
+    variable_block,
+)
 from stack.errors import EnvError, Problem, ProblemsError
 
-#: Values written without quotes: nothing python-dotenv or compose would reinterpret.
-PLAIN_RE = re.compile(r"[A-Za-z0-9_./:@%+,=~-]*\Z")
-SECTION_RULE = "# " + "-" * 70
-
-
-# --------------------------------------------------------------------------- reading
-
-
-@dataclass
-class UserEnv:
-    """A user's env file: its text, entries and first binding of each key."""
-
-    path: Path
-    shown: str
-    text: str
-    entries: list[Entry]
-    bindings: dict[str, Entry] = field(default_factory=dict)
-
-    @classmethod
-    def from_text(cls, text: str, path: Path, shown: str | None = None) -> UserEnv:
-        entries = read_entries(text)
-        bindings: dict[str, Entry] = {}
-        for entry in entries:
-            if entry.kind == "binding" and entry.key is not None:
-                bindings.setdefault(entry.key, entry)
-        return cls(path, shown or str(path), text, entries, bindings)
-
-    def values(self) -> dict[str, str]:
-        """Key -> value as python-dotenv reads it (the last duplicate wins)."""
-        out: dict[str, str] = {}
-        for entry in self.entries:
-            if entry.kind == "binding" and entry.key is not None and entry.value is not None:
-                out[entry.key] = entry.value
-        return out
-
-    @property
-    def newline(self) -> str:
-        """The file's line ending (``\\r\\n`` when most lines use it)."""
-        crlf = sum(1 for e in self.entries if e.raw.endswith("\r\n"))
-        lf = sum(1 for e in self.entries if e.raw.endswith("\n")) - crlf
-        return "\r\n" if crlf > lf else "\n"
-
-
-def read_user_env(path: Path, shown: str | None = None) -> UserEnv:
-    """Read ``path``; :class:`EnvError` when missing, :class:`ProblemsError` when it is
-    not UTF-8 text (the problem names file:line)."""
-    where = shown or str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise EnvError(
-            f"{where}: not found", hint=f"create it with `invoke env.init --output {where}`"
-        ) from None
-    except IsADirectoryError:
-        raise EnvError(f"{where}: is a directory, not an env file") from None
-    except OSError as exc:
-        raise EnvError(f"{where}: cannot read: {exc.strerror}") from None
-    return UserEnv.from_text(decode(data, where), path, where)
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def _reads_back(line: str, key: str, value: str) -> bool:
-    entries = read_entries(line)
-    bindings = [e for e in entries if e.kind == "binding"]
-    others = [e for e in entries if e.kind not in ("binding", "blank")]
-    if len(bindings) != 1 or others:
-        return False
-    return (bindings[0].key, bindings[0].value) == (key, value)
-
-
-def quote_value(value: str) -> str:
-    """``value`` as dotenv text that python-dotenv reads back exactly.
-
-    Plain when safe; otherwise single-quoted (``\\`` and ``'`` escaped), which also
-    keeps docker compose from expanding ``$``.
-    """
-    if PLAIN_RE.match(value):
-        return value
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def binding_line(key: str, value: str, newline: str = "\n") -> str:
-    """``KEY=value`` plus ``newline``, verified to read back as exactly ``value``."""
-    line = f"{key}={quote_value(value)}{newline}"
-    plain = PLAIN_RE.match(value) and NAME_RE.match(key)
-    if not plain and not _reads_back(line, key, value):
-        raise EnvError(f"{key}: cannot write {value[:40]!r} so that dotenv reads it back")
-    return line
-
-
-def variable_block(var: Variable, value: str, newline: str = "\n") -> str:
-    """A blank line, the variable's comment and facts, and its binding."""
-    lines = [""]
-    for text in textwrap.wrap(var.comment, 86, break_on_hyphens=False, break_long_words=False):
-        lines.append(f"# {text}")
-    facts = []
-    if var.type.kind != "string":
-        facts.append(f"type: {var.type}")
-    if var.required:
-        facts.append("required")
-    if var.secret:
-        facts.append("secret" + (": generated by env.init" if gen.generated(var) else ""))
-    if facts:
-        lines.append(f"# ({'; '.join(facts)})")
-    return newline.join(lines) + newline + binding_line(var.name, value, newline)
-
-
-def section_header(section: Section, newline: str = "\n") -> str:
-    """The comment block that opens a section in a user's ``.env``."""
-    title = section.title
-    if section.services:
-        title += f"  (services: {', '.join(section.services)})"
-    return newline.join(["", SECTION_RULE, f"# {title}", SECTION_RULE]) + newline
-
-
-# --------------------------------------------------------------------------- checking
+# Everything importable from here before the split (importers keep this path).
+__all__ = [
+    "PLAIN_RE",
+    "SECTION_RULE",
+    "CheckResult",
+    "Entry",
+    "UserEnv",
+    "binding_line",
+    "check_env",
+    "check_file",
+    "check_text",
+    "decode",
+    "definition_line",
+    "quote_value",
+    "read_entries",
+    "read_user_env",
+    "section_header",
+    "shipped_secret_defaults",
+    "variable_block",
+]
 
 
 @dataclass(frozen=True)
@@ -303,7 +210,8 @@ def _binding_problems(
         if var.required and value == "":
             out.append(Problem.at(at, line, f"{key} is required but empty", _required_fix(var)))
     rhs = entry.text.partition("=")[2].lstrip()
-    if "$" in value and not rhs.startswith("'"):
+    interpolated = key in by_name and by_name[key].interpolated
+    if "$" in value and not rhs.startswith("'") and not interpolated:
         out.append(
             Problem.at(
                 at,
@@ -348,47 +256,14 @@ def _whole_file_problems(
                     _required_fix(var),
                 )
             )
-    seen_pairs: set[frozenset[str]] = set()
-    for name, partner in gen.links(defs).items():
-        pair = frozenset((name, partner))
-        if pair in seen_pairs:
-            continue
-        seen_pairs.add(pair)
-        a, b = effective[name], effective[partner]
-        ok = b in [s.strip() for s in a.split(",")] or a in [s.strip() for s in b.split(",")]
-        if not ok:
-            out.append(
-                Problem(
-                    where(name) if name in values else where(partner),
-                    f"{name} and {partner} must agree (see their comments) but differ",
-                    "give both the same value (a fresh one: `python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(42))'`)",
-                )
-            )
-    for url_name, pw_name in gen.DERIVED_URL_PASSWORDS.items():
-        if url_name not in defs or pw_name not in defs:
-            continue
-        url = effective[url_name]
-        pw = gen.url_password(url)
-        host_name = pw_name.replace("_PASSWORD", "_HOST")
-        host = effective.get(host_name)
-        try:
-            parts = urlsplit(url)
-            url_host, url_user = parts.hostname, parts.username
-        except ValueError:
-            continue
-        if url_user or host is None or url_host != host.lower():
-            continue
-        if (pw or "") != effective[pw_name]:
-            out.append(
-                Problem(
-                    where(url_name) if url_name in values else where(pw_name),
-                    f"the password inside {url_name} differs from {pw_name}, but both point "
-                    f"at {host_name}={host}",
-                    f"put {pw_name}'s value into {url_name} (URL-encoded)",
-                    severity="warning",
-                )
-            )
+    out.extend(rules.link_problems(defs, effective, values, where))
+    out.extend(rules.url_password_problems(defs, effective, values, where))
+    bindings = [
+        (e.key, e.value, e.line) for e in env.entries if e.kind == "binding" and e.key is not None
+    ]
+    for var in defs:
+        if var.interpolated:
+            out.extend(rules.interpolated_problems(var, defs, bindings, env.shown, production))
     if production:
         out.extend(_production_problems(env, defs, values, effective, where))
     return out
@@ -417,6 +292,17 @@ def _production_problems(
     out: list[Problem] = []
     shipped = shipped_secret_defaults(defs)
     fix = "generate fresh secrets: `invoke env.init --output .env.new` and copy them over"
+
+    def embedded(name: str, value: str) -> list[Problem]:
+        """A URL ``value`` whose password is a shipped default."""
+        pw = gen.url_password(value)
+        if not (pw and pw in shipped):
+            return []
+        owners = ", ".join(shipped[pw])
+        return [
+            Problem(where(name), f"{name} embeds the shipped default password of {owners}", fix)
+        ]
+
     for var in defs.secrets():
         value = effective[var.name]
         state = "set in the file" if var.name in values else "not in the file, so the default"
@@ -434,25 +320,8 @@ def _production_problems(
         if not value and gen.generated(var) and not var.required:  # required: reported above
             out.append(Problem(where(var.name), f"{var.name} ({state}) is empty", fix))
             continue
-        pw = gen.url_password(value)
-        if pw and pw in shipped:
-            out.append(
-                Problem(
-                    where(var.name),
-                    f"{var.name} embeds the shipped default password of {', '.join(shipped[pw])}",
-                    fix,
-                )
-            )
+        out.extend(embedded(var.name, value))
     for var in defs:
-        if var.secret:
-            continue
-        pw = gen.url_password(effective[var.name])
-        if pw and pw in shipped:
-            out.append(
-                Problem(
-                    where(var.name),
-                    f"{var.name} embeds the shipped default password of {', '.join(shipped[pw])}",
-                    fix,
-                )
-            )
+        if not var.secret:
+            out.extend(embedded(var.name, effective[var.name]))
     return out

@@ -1,28 +1,58 @@
 """The Debian base of every stand-in: ``debootstrap --variant=minbase`` + ``docker import``.
 
-The mirror is taken from the host's apt sources (one-line ``sources.list`` files and deb822
-``*.sources`` files): the first ``deb`` entry for the suite (bookworm) with component ``main``.
-No host name is hard-coded.  The tree is slimmed (apt caches, package lists, docs) before
-``tar -C DIR -c . | docker import - stack-standin/base:<hash12>``.  The tag's hash covers the
-recipe below (suite, variant, extra packages, config files), so it is known before building.
+The mirror comes from the host's apt sources (:mod:`stack.images.apt`).  The tree is slimmed
+(apt caches, package lists, docs) before ``tar -C DIR -c . | docker import -
+stack-standin/base:<hash12>`` (:func:`stack.images.sdk.import_rootfs`).  The tag's hash covers
+the recipe below (suite, variant, extra packages, config files), so it is known before
+building.  The names of :mod:`stack.images.apt` and the engine calls of
+:mod:`stack.images.sdk` stay importable from here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from stack.errors import ImageError
+from stack.images.apt import SUITE, AptSource, apt_sources, host_mirror, mirror
+from stack.images.sdk import CHUNK, image_exists, import_rootfs, local_images
+from stack.images.sdk import client_of as _sdk
+from stack.images.sdk import reap as _reap
 
-SUITE = "bookworm"
+# Everything importable from here before the split (importers keep this path).
+__all__ = [
+    "APT_CONF",
+    "BASE_REPO",
+    "BASE_SCHEME",
+    "CHUNK",
+    "DPKG_NODOC",
+    "NAMESPACE",
+    "SLIM_PATHS",
+    "SUITE",
+    "VARIANT",
+    "AptSource",
+    "Progress",
+    "_reap",
+    "_sdk",
+    "apt_sources",
+    "base_hash",
+    "base_ref",
+    "build_base",
+    "host_mirror",
+    "image_exists",
+    "import_rootfs",
+    "local_images",
+    "mirror",
+    "require_linux_host",
+]
+
 VARIANT = "minbase"
 NAMESPACE = "stack-standin"
 BASE_REPO = f"{NAMESPACE}/base"
@@ -54,112 +84,6 @@ SLIM_PATHS = (
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class AptSource:
-    """One ``deb`` source entry."""
-
-    uri: str
-    suites: tuple[str, ...]
-    components: tuple[str, ...]
-    origin: str  # file:line
-
-
-def _one_line_sources(path: Path) -> Iterable[AptSource]:
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return
-    for no, raw in enumerate(lines, 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        words = line.split()
-        if words[0] != "deb":
-            continue
-        words = words[1:]
-        if words and words[0].startswith("["):
-            while words and not words[0].endswith("]"):
-                words = words[1:]
-            words = words[1:]
-        if len(words) < 2:
-            continue
-        yield AptSource(words[0], (words[1],), tuple(words[2:]), f"{path}:{no}")
-
-
-def _deb822_sources(path: Path) -> Iterable[AptSource]:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return
-    stanza: dict[str, str] = {}
-    start = 1
-    key = ""
-
-    def flush(at: int) -> Iterable[AptSource]:
-        if not stanza:
-            return
-        if stanza.get("enabled", "yes").lower() == "no":
-            return
-        if "deb" not in stanza.get("types", "").split():
-            return
-        for uri in stanza.get("uris", "").split():
-            yield AptSource(
-                uri,
-                tuple(stanza.get("suites", "").split()),
-                tuple(stanza.get("components", "").split()),
-                f"{path}:{at}",
-            )
-
-    for no, raw in enumerate([*text.splitlines(), ""], 1):
-        if raw.startswith("#"):
-            continue
-        if not raw.strip():
-            yield from flush(start)
-            stanza, key = {}, ""
-            start = no + 1
-            continue
-        if raw[0] in " \t" and key:
-            stanza[key] += " " + raw.strip()
-            continue
-        k, sep, v = raw.partition(":")
-        if sep:
-            key = k.strip().lower()
-            stanza[key] = v.strip()
-
-
-def apt_sources(root: Path = Path("/etc/apt")) -> list[AptSource]:
-    """All ``deb`` entries of the host, in apt's reading order."""
-    found: list[AptSource] = []
-    found.extend(_one_line_sources(root / "sources.list"))
-    parts = root / "sources.list.d"
-    if parts.is_dir():
-        for f in sorted(parts.iterdir()):
-            if f.suffix == ".list":
-                found.extend(_one_line_sources(f))
-            elif f.suffix == ".sources":
-                found.extend(_deb822_sources(f))
-    return found
-
-
-def host_mirror(suite: str = SUITE, root: Path = Path("/etc/apt")) -> str:
-    """URI of the main archive for ``suite`` from the host's apt sources."""
-    sources = apt_sources(root)
-    for s in sources:
-        if suite in s.suites and "main" in s.components and "security" not in s.uri:
-            return s.uri.rstrip("/")
-    listed = "; ".join(f"{s.origin} {s.uri} {' '.join(s.suites)}" for s in sources) or "none"
-    raise ImageError(
-        f"no '{suite}' main archive in the host's apt sources ({root}/sources.list, "
-        f"{root}/sources.list.d/*.list|*.sources); found: {listed}",
-        hint=f"add a 'deb <mirror> {suite} main' source, or set STACK_DEBIAN_MIRROR=<url>",
-    )
-
-
-def mirror() -> str:
-    """Mirror to debootstrap from: STACK_DEBIAN_MIRROR if set, else the host's apt sources."""
-    return os.environ.get("STACK_DEBIAN_MIRROR", "").rstrip("/") or host_mirror()
-
-
 def base_hash() -> str:
     """12-hex hash of the base recipe (independent of which mirror serves it)."""
     h = hashlib.sha256()
@@ -174,35 +98,17 @@ def base_ref() -> str:
     return f"{BASE_REPO}:{base_hash()}"
 
 
-def local_images(client: Any = None) -> set[str]:
-    """Every ``repo:tag`` in the local engine, in one API call (docker SDK).
-
-    ``images.list()`` would inspect each image and race with concurrent removals.
-    """
-    if client is None:
-        import docker
-
-        try:
-            client = docker.from_env()
-        except docker.errors.DockerException as exc:
-            raise ImageError(
-                f"cannot list local images: {exc}", hint="invoke engine.ensure"
-            ) from None
-    refs: set[str] = set()
-    for img in client.api.images():
-        refs.update(t for t in img.get("RepoTags") or [] if "<none>" not in t)
-    return refs | {r.removeprefix("docker.io/") for r in refs}
-
-
-def image_exists(ref: str) -> bool:
-    """True if ``ref`` is present in the local engine (docker CLI, no pull)."""
-    proc = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", ref],
-        capture_output=True,
-        text=True,
-        check=False,
+def require_linux_host(what: str = "building stand-in images") -> None:
+    """ImageError unless this is a Linux host (debootstrap makes the base on the host)."""
+    system = platform.system()
+    if system == "Linux":
+        return
+    raise ImageError(
+        f"{what} needs a Linux host (the Debian base is made with debootstrap); "
+        f"this is {system or 'an unknown system'}",
+        hint="use the upstream images instead: unset STACK_OFFLINE so they are pulled, or "
+        "set STACK_REGISTRY_MIRRORS=docker.io=<mirror>/... to pull them through a mirror",
     )
-    return proc.returncode == 0
 
 
 def _ensure_debootstrap(progress: Progress) -> str:
@@ -275,6 +181,7 @@ def build_base(*, force: bool = False, progress: Progress = print) -> tuple[str,
     t0 = time.monotonic()
     if not force and image_exists(ref):
         return ref, True, time.monotonic() - t0
+    require_linux_host()
     if os.geteuid() != 0:
         raise ImageError(
             "building the stand-in base needs root (debootstrap)",
@@ -304,34 +211,13 @@ def build_base(*, force: bool = False, progress: Progress = print) -> tuple[str,
             )
         _slim(rootfs, uri)
         progress(f"base: docker import -> {ref}")
-        tar = subprocess.Popen(
-            ["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."],
-            stdout=subprocess.PIPE,
-        )
-        imp = subprocess.run(
-            [
-                "docker",
-                "import",
-                "--change",
-                'CMD ["/bin/bash"]',
-                "--change",
-                "ENV LANG=C.UTF-8",
-                "--change",
-                f"LABEL org.stack.recipe=base org.stack.recipe-hash={base_hash()} "
-                f"org.stack.version=debian-{SUITE}",
-                "-",
-                ref,
-            ],
-            stdin=tar.stdout,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if tar.stdout:
-            tar.stdout.close()
-        tar.wait()
-        if imp.returncode != 0 or tar.returncode != 0:
-            raise ImageError(f"docker import of the base failed: {imp.stderr.strip()}")
+        changes = [
+            'CMD ["/bin/bash"]',
+            "ENV LANG=C.UTF-8",
+            f"LABEL org.stack.recipe=base org.stack.recipe-hash={base_hash()} "
+            f"org.stack.version=debian-{SUITE}",
+        ]
+        import_rootfs(rootfs, ref, changes)
     finally:
         _umount_below(rootfs)
         shutil.rmtree(work, ignore_errors=True)

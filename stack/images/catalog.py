@@ -39,11 +39,17 @@ _ENTRIES = [
     ImageEntry(
         "api",
         f"langgenius/dify-api:{DIFY_VERSION}",
-        None,
-        None,
-        notes="api/worker/beat image; the reference backend runs on the host",
+        "api",
+        "stack reference backend (stack/app: Flask/gunicorn, Celery)",
+        notes="api/worker/beat image; the stand-in runs the reference backend by MODE",
     ),
-    ImageEntry("web", f"langgenius/dify-web:{DIFY_VERSION}", None, None),
+    ImageEntry(
+        "web",
+        f"langgenius/dify-web:{DIFY_VERSION}",
+        "web",
+        "Debian busybox-static 1.35.0 httpd (the page in compose/images/web)",
+        notes="a small page of the platform (dataset, ingest, search) on 3000",
+    ),
     ImageEntry("nginx", "nginx:1.27.3", "nginx", "Debian nginx-light 1.22.1"),
     ImageEntry("sandbox", "langgenius/dify-sandbox:0.2.12", None, None),
     ImageEntry("plugin_daemon", "langgenius/dify-plugin-daemon:0.5.2-local", None, None),
@@ -122,6 +128,8 @@ STANDIN_RECIPES: tuple[str, ...] = (
     "pgvector",
     "chroma",
     "milvus",
+    "api",
+    "web",
 )
 
 

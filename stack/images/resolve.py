@@ -1,9 +1,11 @@
 """Decide which image a service runs: upstream, mirrored, offline stand-in, or missing.
 
-Order of preference: the upstream ref (or its mirrored form) when present locally, then the
-built stand-in (``stack-standin/<recipe>:<hash12>``), then -- unless offline -- the
-(mirrored) upstream ref to be pulled.  Offline (``STACK_OFFLINE=1``) and neither present:
-``missing``, with the remedy (``invoke images.build --only <recipe>`` or a mirror).
+Order of preference: the upstream ref (or its mirrored form) when present locally; then,
+online with a mirror mapped for the image's registry (``STACK_REGISTRY_MIRRORS``), the mirrored
+ref to be pulled -- a configured mirror means "use the real image"; then the built stand-in
+(``stack-standin/<recipe>:<hash12>``); then -- unless offline -- the upstream ref to be pulled.
+Offline (``STACK_OFFLINE=1``) and nothing local: ``missing``, with the remedy
+(``invoke images.build --only <recipe>`` or a mirror).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def resolve(
         return Resolution(entry, entry.ref, "upstream")
     if mirrored != entry.ref and present(mirrored):
         return Resolution(entry, mirrored, "mirror")
+    if mirrored != entry.ref and not offline:
+        return Resolution(entry, mirrored, "mirror", remedy=f"will be pulled: {mirrored}")
     standin = None
     if entry.standin:
         try:
@@ -71,8 +75,7 @@ def resolve(
     if standin and present(standin):
         return Resolution(entry, standin, "standin")
     if not offline:
-        kind: Kind = "mirror" if mirrored != entry.ref else "upstream"
-        return Resolution(entry, mirrored, kind, remedy=f"will be pulled: {mirrored}")
+        return Resolution(entry, entry.ref, "upstream", remedy=f"will be pulled: {entry.ref}")
     fixes = []
     if entry.standin:
         fixes.append(f"invoke images.build --only {entry.standin}")

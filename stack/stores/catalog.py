@@ -7,6 +7,11 @@ catalog's own wait: an HTTP health endpoint or ``pg_isready``, always followed b
 through the adapter, because a stand-in need not print the log line a module waits for) and
 which adapter class speaks to it.
 
+The store's port and health path are not written here: they are the ``x-stack-dev`` hint of
+its service in the production template (:mod:`stack.compose.hints`), the same values the
+template's healthcheck and the dev middleware use; :attr:`StoreSpec.port` and
+:attr:`StoreSpec.wait` read them (lazily, on first use).
+
 Adding a store = one entry in :data:`SPECS` plus one module in ``stack/stores/adapters/``.
 Nothing here imports docker, testcontainers or a client library at import time.
 """
@@ -18,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from stack.compose.hints import Hint, for_profile, template_hints
 from stack.errors import StoreError
 
 if TYPE_CHECKING:
@@ -52,19 +58,69 @@ class Wait:
 class StoreSpec:
     """Everything the toolkit knows about one vector store."""
 
-    name: str  # the VECTOR_STORE value
+    name: str  # the VECTOR_STORE value (= the template profile)
     image: str  # key in stack.images.catalog.IMAGES
     module: str  # "testcontainers.community.<x>:<Class>"
-    port: int  # the port clients use
-    wait: Wait
     adapter: str  # "stack.stores.adapters.<x>:<Class>"
+    probe: str = "http"  # "http" (the hint's health path), "exec" (pg_isready) or "tcp"
+    timeout: float = 120.0
     required: bool = False  # must pass here (a skip fails CI / --require)
     full_text: bool = True  # search_by_full_text supported
     module_kwargs: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     command: str | None = None  # override the module's command, if any
     connect: Mapping[str, Any] = field(default_factory=dict)  # extra adapter kwargs
-    extra_ports: tuple[int, ...] = ()  # further ports the adapter needs mapped
+    adapter_ports: tuple[int, ...] = ()  # further ports the adapter needs mapped (gRPC...)
+
+    def hint(self, all_hints: Mapping[str, Hint] | None = None) -> Hint:
+        """The template service's ``x-stack-dev`` hint (default: the repository template)."""
+        found = for_profile(template_hints() if all_hints is None else all_hints, self.name)
+        if found is None:
+            raise StoreError(
+                f"{self.name}: no template service with profile {self.name} and an "
+                "x-stack-dev port",
+                hint="add the service to compose/docker-compose-template.yaml (see "
+                "CONTRIBUTING.md, Adding a vector store)",
+            )
+        if self.probe == "http" and not found.health:
+            raise StoreError(
+                f"{self.name}: service {found.service} has no x-stack-dev health path",
+                hint="add `health: &<name>-health /path` to its x-stack-dev hint",
+            )
+        return found
+
+    @property
+    def port(self) -> int:
+        """The container port clients use."""
+        return self._port(None)
+
+    def _port(self, all_hints: Mapping[str, Hint] | None) -> int:
+        port = self.hint(all_hints).port
+        assert port is not None  # for_profile only returns hints with a port
+        return port
+
+    @property
+    def wait(self) -> Wait:
+        """The readiness probe (derived from the template hint)."""
+        return self.wait_for()
+
+    def wait_for(self, all_hints: Mapping[str, Hint] | None = None) -> Wait:
+        """The readiness probe derived from ``all_hints`` (default: the template's)."""
+        hint = self.hint(all_hints)
+        port = self._port(all_hints)
+        if self.probe == "exec":
+            command = ("pg_isready", "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER)
+            return Wait("exec", port, command=command, timeout=self.timeout)
+        if self.probe == "tcp":
+            return Wait("tcp", port, timeout=self.timeout)
+        return Wait("http", hint.probe_port or port, hint.health or "/", timeout=self.timeout)
+
+    @property
+    def extra_ports(self) -> tuple[int, ...]:
+        """Ports mapped besides :attr:`port`: the adapter's, and the health port."""
+        probe = self.wait.port
+        extra = tuple(p for p in self.adapter_ports if p != self.port)
+        return extra if probe in (self.port, *extra) else (*extra, probe)
 
     def container(self, image_ref: str) -> Any:
         """A not-yet-started testcontainers container for ``image_ref`` (lazy import)."""
@@ -107,8 +163,7 @@ SPECS: dict[str, StoreSpec] = {
                 "dbname": PG_DB,
                 "driver": None,
             },
-            port=5432,
-            wait=Wait("exec", 5432, command=("pg_isready", "-h", "127.0.0.1", "-U", PG_USER)),
+            probe="exec",
             adapter="stack.stores.adapters.pgvector:PgvectorStore",
             connect={"user": PG_USER, "password": PG_PASSWORD, "dbname": PG_DB},
             required=True,
@@ -117,8 +172,6 @@ SPECS: dict[str, StoreSpec] = {
             name="chroma",
             image="chroma",
             module="testcontainers.community.chroma:ChromaContainer",
-            port=8000,
-            wait=Wait("http", 8000, "/api/v2/heartbeat"),
             adapter="stack.stores.adapters.chroma:ChromaStore",
             required=True,
         ),
@@ -126,9 +179,7 @@ SPECS: dict[str, StoreSpec] = {
             name="milvus",
             image="milvus",
             module="testcontainers.community.milvus:MilvusContainer",
-            port=19530,
-            extra_ports=(9091,),
-            wait=Wait("http", 9091, "/healthz", timeout=180.0),
+            timeout=180.0,
             adapter="stack.stores.adapters.milvus:MilvusStore",
             required=True,
             full_text=False,  # BM25 full text arrived in Milvus 2.5; the pin is 2.3.5
@@ -137,31 +188,26 @@ SPECS: dict[str, StoreSpec] = {
             name="qdrant",
             image="qdrant",
             module="testcontainers.community.qdrant:QdrantContainer",
-            port=6333,
-            extra_ports=(6334,),
-            wait=Wait("http", 6333, "/readyz"),
+            adapter_ports=(6334,),  # gRPC
             adapter="stack.stores.adapters.qdrant:QdrantStore",
         ),
         StoreSpec(
             name="weaviate",
             image="weaviate",
             module="testcontainers.community.weaviate:WeaviateContainer",
-            port=8080,
-            extra_ports=(50051,),
-            wait=Wait("http", 8080, "/v1/.well-known/ready"),
+            adapter_ports=(50051,),  # gRPC
             adapter="stack.stores.adapters.weaviate:WeaviateStore",
         ),
         StoreSpec(
             name="elasticsearch",
             image="elasticsearch",
             module="testcontainers.community.elasticsearch:ElasticSearchContainer",
-            port=9200,
             env={
                 "discovery.type": "single-node",
                 "xpack.security.enabled": "false",
                 "ES_JAVA_OPTS": "-Xms512m -Xmx512m",
             },
-            wait=Wait("http", 9200, "/_cluster/health", timeout=180.0),
+            timeout=180.0,
             adapter="stack.stores.adapters.elasticsearch:ElasticsearchStore",
         ),
         StoreSpec(
@@ -169,9 +215,8 @@ SPECS: dict[str, StoreSpec] = {
             image="opensearch",
             module="testcontainers.community.opensearch:OpenSearchContainer",
             module_kwargs={"security_enabled": False},
-            port=9200,
             env={"OPENSEARCH_JAVA_OPTS": "-Xms512m -Xmx512m"},
-            wait=Wait("http", 9200, "/_cluster/health", timeout=180.0),
+            timeout=180.0,
             adapter="stack.stores.adapters.opensearch:OpenSearchStore",
         ),
     )

@@ -1,83 +1,40 @@
-"""Run vector stores in labelled containers for tests: availability, concurrent start, cleanup.
+"""Run vector stores in labelled containers for tests: concurrent start, readiness, cleanup.
 
-* Never pulls: an image is used only if :func:`stack.images.resolve.resolve` finds it locally
-  (upstream, mirrored or the ``stack-standin/<recipe>:<hash>`` stand-in); otherwise the store is
-  *unavailable* with a reason naming the image and the remedy.
 * Every container and the session network carry :func:`stack.engine.labels.session_labels`,
   so :func:`stack.engine.labels.sweep` can remove them once their owner process is gone.
 * Readiness is the catalog's wait (HTTP / exec / TCP) followed by a real query (``ping``).
+
+Which stores can run here (offline: only local images) and the test environment are
+:mod:`stack.stores.availability`; its names stay importable from here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stack.errors import StoreError
+from stack.stores.availability import TEST_ENV, Availability, apply_test_env, availability
 from stack.stores.catalog import StoreSpec, Wait, get
 
 if TYPE_CHECKING:
     from stack.stores.contract import VectorStore
 
-#: Environment every testcontainers run needs here (Ryuk cannot be pulled; host marker file).
-TEST_ENV = {
-    "TESTCONTAINERS_RYUK_DISABLED": "true",
-    "TESTCONTAINERS_HOST_OVERRIDE": "localhost",
-    "STACK_OFFLINE": "1",
-}
-
-
-def apply_test_env(environ: dict[str, str] | None = None) -> None:
-    """Set :data:`TEST_ENV` defaults (values already set by the user win)."""
-    env = os.environ if environ is None else environ
-    for key, value in TEST_ENV.items():
-        env.setdefault(key, value)
-
-
-@dataclass(frozen=True)
-class Availability:
-    """Whether a store's image can be had locally, which ref, and why not."""
-
-    store: str
-    ok: bool
-    image_ref: str = ""
-    kind: str = ""  # upstream | mirror | standin | missing | no-engine
-    reason: str = ""
-
-
-def availability(names: Iterable[str]) -> dict[str, Availability]:
-    """Decide per store whether it can run here without pulling anything."""
-    from stack.engine.client import engine_alive
-
-    names = list(names)
-    if not engine_alive():
-        why = "no Docker engine reachable (fix: invoke engine.ensure)"
-        return {n: Availability(n, False, kind="no-engine", reason=why) for n in names}
-    from stack.images.resolve import resolve_all
-
-    specs = {n: get(n) for n in names}
-    resolutions = resolve_all(sorted({s.image for s in specs.values()}))
-    out: dict[str, Availability] = {}
-    for n, spec in specs.items():
-        r = resolutions[spec.image]
-        if r.kind in ("upstream", "mirror", "standin") and not r.needs_pull:
-            out[n] = Availability(n, True, r.ref_to_use, r.kind)
-        else:
-            remedy = r.remedy or "not present locally"
-            out[n] = Availability(
-                n,
-                False,
-                r.ref_to_use,
-                "missing",
-                f"image {r.entry.ref} not available offline: {remedy}",
-            )
-    return out
+# Everything importable from here before the split (importers keep this path).
+__all__ = [
+    "TEST_ENV",
+    "Availability",
+    "Cancelled",
+    "RunningStore",
+    "StoreSession",
+    "apply_test_env",
+    "availability",
+]
 
 
 @dataclass
@@ -102,21 +59,55 @@ class RunningStore:
         return self.spec.connect_adapter(self.host, self.ports)
 
 
-def _strategy(wait: Wait) -> Any:
+class Cancelled(StoreError):
+    """The start was abandoned (Ctrl-C / session shutdown)."""
+
+
+def _strategy(wait: Wait, cancel: threading.Event | None = None) -> Any:
+    """The catalog's wait as a testcontainers strategy that gives up once ``cancel`` is set.
+
+    testcontainers' strategies poll until their own timeout; this one runs them in slices of
+    about a second and checks ``cancel`` in between, so Ctrl-C during a start returns at once
+    instead of after the store's whole startup timeout.
+    """
     from testcontainers.core.wait_strategies import (
         ExecWaitStrategy,
         HttpWaitStrategy,
         PortWaitStrategy,
     )
+    from testcontainers.core.waiting_utils import WaitStrategy
 
-    s: Any
+    inner: Any
     if wait.kind == "http":
-        s = HttpWaitStrategy(wait.port, wait.path).for_status_code(200)
+        inner = HttpWaitStrategy(wait.port, wait.path).for_status_code(200)
     elif wait.kind == "exec":
-        s = ExecWaitStrategy(list(wait.command))
+        inner = ExecWaitStrategy(list(wait.command))
     else:
-        s = PortWaitStrategy(wait.port)
-    return s.with_startup_timeout(int(wait.timeout)).with_poll_interval(0.2)
+        inner = PortWaitStrategy(wait.port)
+    inner.with_poll_interval(0.2)
+    event = cancel or threading.Event()
+
+    class Sliced(WaitStrategy):
+        def wait_until_ready(self, container: Any) -> None:
+            deadline = time.monotonic() + self._startup_timeout
+            last = ""
+            while True:
+                if event.is_set():
+                    raise Cancelled("start cancelled")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"{wait.kind} wait on port {wait.port} not ready within "
+                        f"{self._startup_timeout:.0f} s (last attempt: {last})"
+                    )
+                inner.with_startup_timeout(min(1.0, left))
+                try:
+                    inner.wait_until_ready(container)
+                    return
+                except TimeoutError as exc:
+                    last = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+    return Sliced().with_startup_timeout(int(wait.timeout))
 
 
 def _logs_tail(container: Any, lines: int = 30) -> str:
@@ -137,6 +128,7 @@ class StoreSession:
     _containers: list[Any] = field(default_factory=list)
     _network: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _cancel: threading.Event = field(default_factory=threading.Event)
 
     def labels(self, what: str) -> dict[str, str]:
         """Session labels plus what the resource is for."""
@@ -168,13 +160,17 @@ class StoreSession:
         container.with_kwargs(labels=self.labels(f"store:{name}"), network=self.network())
         for p in spec.extra_ports:
             container.with_exposed_ports(p)
-        container.waiting_for(_strategy(spec.wait))
+        container.waiting_for(_strategy(spec.wait, self._cancel))
         started = time.time()
         with self._lock:
+            if self._cancel.is_set():
+                raise Cancelled(f"{name}: start cancelled")
             self._containers.append(container)
         try:
             # DockerContainer.start, not the module's start(): the catalog's wait decides.
             DockerContainer.start(container)
+        except Cancelled:
+            raise
         except Exception as exc:
             raise StoreError(
                 f"{name}: container from {image_ref} did not become ready: {exc}\n"
@@ -193,6 +189,8 @@ class StoreSession:
         deadline = time.time() + running.spec.wait.timeout
         last: Exception | None = None
         while time.time() < deadline:
+            if self._cancel.is_set():
+                raise Cancelled(f"{running.spec.name}: start cancelled")
             running.container.reload()
             if running.container.status == "exited":
                 break
@@ -217,26 +215,40 @@ class StoreSession:
         *,
         on_done: Callable[[str, RunningStore | BaseException], None] | None = None,
     ) -> dict[str, RunningStore | BaseException]:
-        """Start all stores concurrently (one thread each); a failure is returned, not raised."""
+        """Start all stores concurrently (one thread each); a failure is returned, not raised.
+
+        Ctrl-C (or any BaseException here) cancels the starts still waiting -- each gives up
+        within about a second instead of its store's startup timeout -- then propagates.
+        """
         results: dict[str, RunningStore | BaseException] = {}
         if not refs:
             return results
         self.network()
         with ThreadPoolExecutor(max_workers=len(refs), thread_name_prefix="store") as pool:
             futures = {pool.submit(self.start, n, r): n for n, r in refs.items()}
-            for fut, n in futures.items():
-                try:
-                    results[n] = fut.result()
-                except Exception as exc:  # reported per store; Ctrl-C propagates
-                    results[n] = exc
-                if on_done:
-                    on_done(n, results[n])
+            try:
+                for fut, n in futures.items():
+                    try:
+                        results[n] = fut.result()
+                    except Exception as exc:  # reported per store; Ctrl-C propagates
+                        results[n] = exc
+                    if on_done:
+                        on_done(n, results[n])
+            except BaseException:
+                self.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         return results
+
+    def cancel(self) -> None:
+        """Make every start still in progress give up (they raise :class:`Cancelled`)."""
+        self._cancel.set()
 
     def close(self) -> None:
         """Remove every container (with anonymous volumes), the network, then any leftover."""
         import docker.errors
 
+        self.cancel()
         with self._lock:
             containers, self._containers = self._containers, []
             network, self._network = self._network, None

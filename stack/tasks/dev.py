@@ -1,4 +1,11 @@
-"""Dev middleware tasks: up, status, logs, down, reset."""
+"""Dev middleware tasks: up, status, logs, down, reset.
+
+Every flag is checked before any work starts (stack.dev.options.check_flags).  A command
+with nothing to act on fails: ``dev.logs``, ``dev.down`` and ``dev.reset`` of a project the
+engine holds nothing of (no container, network, data volume nor state directory) name
+the projects that do exist and exit 1.  ``dev.down`` of a stopped project (data volumes
+only) is fine: it says so.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +17,26 @@ from invoke.exceptions import Exit
 
 from stack.tasks._common import failures
 
-PROJECT_HELP = "Compose project name of the dev middleware (default stack-dev)."
+PROJECT_HELP = (
+    "Compose project name of the dev middleware (default stack-dev; lowercase letters, "
+    "digits, '_' and '-')."
+)
 
 
-def _options(project, vector_store=None, db=None, timeout=180.0, out=print):
-    from stack.dev.lifecycle import DevOptions
+def _options(project, vector_store=None, db=None, timeout=None, out=print):
+    from stack.dev.options import DEFAULT_PROJECT, DEFAULT_TIMEOUT, DevOptions
 
     return DevOptions(
-        project=project or "stack-dev",
+        project=project or DEFAULT_PROJECT,
         vector_store=vector_store,
         db=db,
-        timeout=float(timeout),
+        timeout=DEFAULT_TIMEOUT if timeout is None else float(timeout),
         out=out,
     )
 
 
 def _show(rows, as_json: bool) -> None:
-    from stack.dev.lifecycle import table
+    from stack.dev.status import table
 
     print(_json.dumps([r.as_dict() for r in rows], indent=2) if as_json else table(rows))
 
@@ -39,12 +49,12 @@ def _err(line: str) -> None:
     help={
         "vector_store": "VECTOR_STORE to run (overrides the environment and .env).",
         "db": "DB_TYPE to run: postgresql or mysql.",
-        "timeout": "Seconds to wait for every service to be ready (default 180).",
+        "timeout": "Seconds to wait for every service to be ready (1 to 3600, default 180).",
         "json": "Print the endpoint table as JSON (progress goes to stderr).",
         "project": PROJECT_HELP,
     }
 )
-def up(c, vector_store=None, db=None, timeout=180, json=False, project=None):
+def up(c, vector_store=None, db=None, timeout=None, json=False, project=None):
     """Start the dev middleware (database, redis, vector store, ssrf_proxy, ...) and wait.
 
     Services are derived from the production template and the settings
@@ -53,8 +63,10 @@ def up(c, vector_store=None, db=None, timeout=180, json=False, project=None):
     Returns when each service is healthy and a real login succeeded.
     """
     from stack.dev import lifecycle
+    from stack.dev.options import check_flags
 
     with failures():
+        check_flags(project=project, vector_store=vector_store, db=db, timeout=timeout)
         opts = _options(project, vector_store, db, timeout, _err if json else print)
         _show(lifecycle.up(opts), json)
 
@@ -70,8 +82,10 @@ def up(c, vector_store=None, db=None, timeout=180, json=False, project=None):
 def status(c, vector_store=None, db=None, json=False, project=None):
     """Show every selected service (running or not), skipped and stale ones, with URLs."""
     from stack.dev import lifecycle
+    from stack.dev.options import check_flags
 
     with failures():
+        check_flags(project=project, vector_store=vector_store, db=db)
         _show(lifecycle.status(_options(project, vector_store, db)), json)
 
 
@@ -83,10 +97,12 @@ def status(c, vector_store=None, db=None, json=False, project=None):
     }
 )
 def logs(c, service=None, follow=False, project=None):
-    """Show the logs of the dev middleware."""
+    """Show the logs of the dev middleware (fails when it has no containers)."""
     from stack.dev import lifecycle
+    from stack.dev.options import check_flags
 
     with failures():
+        check_flags(project=project)
         code = lifecycle.logs(_options(project), service, follow)
     if code:
         raise Exit(code=code)
@@ -96,26 +112,39 @@ def logs(c, service=None, follow=False, project=None):
 def down(c, project=None):
     """Stop and remove the dev containers and networks; the data volumes are kept."""
     from stack.dev import lifecycle
+    from stack.dev.options import check_flags
 
     with failures():
-        lifecycle.down(_options(project))
-    print("dev middleware stopped (data kept; `invoke dev.reset` removes it)")
+        check_flags(project=project)
+        opts = _options(project)
+        lifecycle.require_existing(opts, "dev.down")
+        found = lifecycle.down(opts)
+    if found.containers:
+        print(f"dev middleware {opts.project} stopped (data kept; `invoke dev.reset` removes it)")
+    else:
+        print(f"dev middleware {opts.project} was not running (data kept); state removed")
 
 
 @task(help={"yes": "Do not ask for confirmation.", "project": PROJECT_HELP})
 def reset(c, yes=False, project=None):
     """Stop the dev middleware and DELETE its data volumes (asks first unless --yes)."""
     from stack.dev import lifecycle
+    from stack.dev.options import check_flags
 
-    name = project or "stack-dev"
+    with failures():
+        check_flags(project=project)
+        opts = _options(project)
+        lifecycle.require_existing(opts, "dev.reset")
     if not yes:
         if not sys.stdin.isatty():
-            raise Exit(f"dev.reset deletes the data of {name}; re-run with --yes to confirm", 2)
-        answer = input(f"Delete all data volumes of {name}? [y/N] ").strip().lower()
+            raise Exit(
+                f"dev.reset deletes the data of {opts.project}; re-run with --yes to confirm", 2
+            )
+        answer = input(f"Delete all data volumes of {opts.project}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             raise Exit("aborted; nothing was deleted", 1)
     with failures():
-        removed = lifecycle.reset(_options(project))
+        removed = lifecycle.reset(opts)
     print(f"removed {len(removed)} data volume(s): {', '.join(removed) or '-'}")
 
 

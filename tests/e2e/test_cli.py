@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,10 +37,12 @@ def cli(tmp_path_factory) -> Iterator:
     own = labels.session_labels(session, purpose="test")
     project = f"stack-e2e-{session}"
     home = tmp_path_factory.mktemp("home")
+    state = tmp_path_factory.mktemp("state")  # never .stack/dev in the checkout
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
         "STACK_OFFLINE": "1",
+        "STACK_STATE_DIR": str(state),
         "VECTOR_STORE": "tencent",  # a hosted store: no vector container, keeps it quick
         "STACK_EXTRA_LABELS": ",".join(f"{k}={v}" for k, v in own.items()),
         **dict(zip(PORTS, map(str, free_ports(len(PORTS))), strict=True)),
@@ -50,7 +53,9 @@ def cli(tmp_path_factory) -> Iterator:
     if "DOCKER_CONFIG" not in env:
         env["DOCKER_CONFIG"] = str(Path.home() / ".docker")  # keep the compose CLI plugin
 
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, check: bool = True, project: str = project
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "invoke", *args, "--project", project],
             cwd=ROOT,
@@ -69,6 +74,8 @@ def cli(tmp_path_factory) -> Iterator:
     finally:
         run("dev.reset", "--yes", check=False)
         labels.remove_session(session)
+        assert not (state / project).exists()
+        assert not (ROOT / ".stack" / "dev" / project).exists()
         assert labels.count_labelled(session=session) == {
             "containers": 0,
             "networks": 0,
@@ -80,8 +87,12 @@ def test_up_status_logs_down_reset(cli):
     from stack.engine import labels
 
     run, env, session = cli
+    project = f"stack-e2e-{session}"
     up = run("dev.up", "--json")
     rows = {r["service"]: r for r in json.loads(up.stdout)}
+    compose_file = Path(env["STACK_STATE_DIR"]) / project / "compose.yaml"
+    assert stat.S_IMODE(compose_file.stat().st_mode) == 0o600  # it holds the passwords
+    assert stat.S_IMODE(compose_file.parent.stat().st_mode) == 0o700
     assert {rows[s]["health"] for s in ("db_postgres", "redis", "ssrf_proxy")} == {"healthy"}
     assert rows["db_postgres"]["url"].endswith(f":{env['EXPOSE_POSTGRES_PORT']}/dify")
     assert "ready in" in up.stderr  # progress went to stderr, JSON alone on stdout
@@ -98,22 +109,39 @@ def test_up_status_logs_down_reset(cli):
     bad = run("dev.logs", "--service", "nope", check=False)
     assert bad.returncode != 0 and "no service 'nope' in the current selection" in bad.stderr
 
+    # Nothing to act on is an error that names the dev middleware that does exist.
+    for action in ("dev.logs", "dev.down", "dev.reset"):
+        nope = run(action, check=False, project=f"stack-e2e-{session}-nope")
+        assert nope.returncode == 1, (action, nope.stdout, nope.stderr)
+        assert f"no dev middleware named stack-e2e-{session}-nope exists" in nope.stderr
+        assert project in nope.stderr.split("existing dev middleware:")[1]
+
     run("dev.down")
     assert labels.count_labelled(session=session)["containers"] == 0
     assert labels.count_labelled(session=session)["volumes"] == 2  # data is kept
+    assert not compose_file.parent.exists()  # the state (with its secrets) is gone
     table = run("dev.status").stdout
     assert "db_postgres" in table and "not created" in table
+    stopped = run("dev.logs", check=False)
+    assert stopped.returncode == 1 and "it is stopped" in stopped.stderr
+    again = run("dev.down")  # a stopped project: fine, and said so
+    assert "was not running" in again.stdout
+
+    no_yes = run("dev.reset", check=False)  # stdin is not a terminal
+    assert no_yes.returncode == 2 and "re-run with --yes" in no_yes.stderr
+    assert labels.count_labelled(session=session)["volumes"] == 2  # nothing deleted
 
     reset = run("dev.reset", "--yes")
     assert "removed 2 data volume(s)" in reset.stdout
     assert labels.count_labelled(session=session)["volumes"] == 0
 
 
-def test_reset_without_yes_never_deletes_silently(cli):
+def test_bad_project_name_is_refused_before_any_work(cli):
     run, _, _ = cli
-    proc = run("dev.reset", check=False)  # stdin is not a terminal
-    assert proc.returncode == 2
-    assert "re-run with --yes" in proc.stderr
+    proc = run("dev.up", check=False, project="Bad Name!")
+    assert proc.returncode == 1
+    assert "--project: error: 'Bad Name!' is not a valid compose project name" in proc.stderr
+    assert "APIError" not in proc.stderr and "settings (flags" not in proc.stdout
 
 
 def test_release_compose_on_a_dify_format_repository(tmp_path):

@@ -48,7 +48,7 @@ def session() -> Iterator[str]:
 
 
 def make_options(session: str, tmp: Path, project: str, **env: str):
-    from stack.dev.lifecycle import DevOptions
+    from stack.dev.prepare import DevOptions
     from stack.engine.labels import session_labels
 
     environ = {
@@ -85,9 +85,9 @@ def stack(session, tmp_path_factory):
 
 
 def containers(project: str) -> dict[str, dict]:
-    from stack.dev.lifecycle import _service, project_containers
+    from stack.dev.checks import project_containers, service_of
 
-    return {_service(c): c for c in project_containers(project)}
+    return {service_of(c): c for c in project_containers(project)}
 
 
 def test_up_reaches_healthy_and_reports_endpoints(stack):
@@ -117,11 +117,31 @@ def test_published_on_loopback_only(stack):
 def test_repeated_up_changes_nothing(stack):
     from stack.dev import lifecycle
 
-    opts, _, _ = stack
+    opts, _, lines = stack
     before = {n: (c["Id"], c["State"]["StartedAt"]) for n, c in containers(opts.project).items()}
-    lifecycle.up(opts)
+    del lines[:]
+    rows = lifecycle.up(opts)
     after = {n: (c["Id"], c["State"]["StartedAt"]) for n, c in containers(opts.project).items()}
     assert before == after
+    text = "\n".join(lines)
+    # Nothing changed since the last up: compose is not run, every login is proven again.
+    assert "every container is running and up to date: compose up not needed" in text
+    assert "db_postgres: ready: logged in as postgres" in text
+    assert {r.service: r.health for r in rows}["redis"] == "healthy"
+
+
+def test_repeated_up_after_a_change_runs_compose(stack):
+    from stack.dev import lifecycle
+    from stack.engine.client import client
+
+    opts, _, lines = stack
+    old = containers(opts.project)["redis"]["Id"]
+    client().api.remove_container(old, force=True)  # replaced behind our back
+    del lines[:]
+    lifecycle.up(opts)
+    assert "compose up not needed" not in "\n".join(lines)
+    assert containers(opts.project)["redis"]["Id"] != old
+    assert containers(opts.project)["redis"]["State"]["Status"] == "running"
 
 
 def test_status_shows_a_stopped_service(stack):
@@ -155,6 +175,7 @@ def test_data_survives_down_and_up(stack):
         conn.execute("insert into keep values ('survives')")
     lifecycle.down(opts)
     assert containers(opts.project) == {}
+    assert not opts.project_dir.exists()  # down removes the state (its secrets) too
     lifecycle.up(opts)
     with psycopg.connect(**dsn) as conn:
         assert conn.execute("select v from keep").fetchall() == [("survives",)]
@@ -211,18 +232,19 @@ def test_port_conflict_fails_before_anything_starts(session, tmp_path):
 
 
 def test_volume_from_another_image_is_refused(session, tmp_path):
-    from stack.dev import lifecycle
+    from stack.dev import checks
     from stack.dev.plan import DATA_LABEL
+    from stack.dev.prepare import prepare
     from stack.engine.client import client
 
     opts, _ = make_options(session, tmp_path, f"stack-it-{session}-vol")
-    prep = lifecycle.prepare(opts)
+    prep = prepare(opts)
     vol = prep.plan.by_name("db_postgres").volumes[0]
     client().api.create_volume(
         name=vol.name, labels={**opts.labels, DATA_LABEL: "mysql:8.0.40 (upstream)"}
     )
     try:
-        problems = lifecycle.check_volumes(prep)
+        problems = checks.check_volumes(prep)
     finally:
         client().api.remove_volume(vol.name)
     assert len(problems) == 1
@@ -233,11 +255,12 @@ def test_never_healthy_service_gets_a_failure_report(session, tmp_path):
     import yaml
 
     from stack.dev import lifecycle
+    from stack.dev.prepare import prepare
     from stack.errors import DevError
 
     opts, _ = make_options(session, tmp_path, f"stack-it-{session}-sick", VECTOR_STORE="tencent")
     opts.timeout = 60
-    prep = lifecycle.prepare(opts)
+    prep = prepare(opts)
     doc = yaml.safe_load(prep.compose_file.read_text())
     doc["services"]["redis"]["healthcheck"] = {
         "test": ["CMD-SHELL", "echo deliberately-broken-check; exit 1"],
@@ -257,20 +280,40 @@ def test_never_healthy_service_gets_a_failure_report(session, tmp_path):
     assert "log tail:" in text and "Ready to accept connections" in text
 
 
-def test_cli_reports_bad_flag_without_traceback(tmp_path):
+def test_cli_reports_bad_flags_before_any_work(tmp_path):
+    argv = [sys.executable, "-m", "invoke", "dev.up", "--db", "oracle", "--timeout", "-5"]
     proc = subprocess.run(
-        [sys.executable, "-m", "invoke", "dev.up", "--db", "oracle", "--project", "stack-never"],
+        [*argv, "--project", "Bad Name!", "--vector-store", "nope"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin", "STACK_OFFLINE": "1", "HOME": str(tmp_path)},
     )
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    assert (
-        "DB_TYPE (flag)" in proc.stderr
-        and "'oracle' is not one of: postgresql, mysql" in proc.stderr
-    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "APIError" not in proc.stderr
+    assert "invalid arguments (nothing was done)" in proc.stderr
+    assert "--db: error: 'oracle' is not one of: postgresql, mysql" in proc.stderr
+    assert "--timeout: error: -5 is out of range: it must be 1 to 3600" in proc.stderr
+    assert "--project: error: 'Bad Name!' is not a valid compose project name" in proc.stderr
+    assert "for example --project stack-dev" in proc.stderr
+    assert "--vector-store: error: 'nope' is not one of:" in proc.stderr
+    assert "settings (flags" not in proc.stdout  # no work started
+
+
+def test_nothing_to_act_on_names_the_existing_projects(stack, session):
+    from stack.dev import lifecycle
+    from stack.dev.prepare import DevOptions
+    from stack.errors import DevError
+
+    opts, _, _ = stack
+    nope = DevOptions(project=f"stack-it-{session}-nope", state_dir=opts.state_dir)
+    for action in ("dev.logs", "dev.down", "dev.reset"):
+        with pytest.raises(DevError) as info:
+            lifecycle.require_existing(nope, action, running=action == "dev.logs")
+        text = str(info.value)
+        assert f"{action}: no dev middleware named stack-it-{session}-nope exists" in text
+        assert opts.project in text.split("existing dev middleware:")[1]
+    assert lifecycle.require_existing(opts, "dev.logs", running=True).containers
 
 
 def test_doctor_offline_never_probes_registries():
@@ -303,16 +346,19 @@ def _store_profiles() -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("store", _store_profiles())
 def test_every_vector_store_with_an_image_runs_in_dev(session, tmp_path, store):
-    """Each VECTOR_STORE that has a template service comes up in dev when its image exists."""
+    """Each VECTOR_STORE that has a template service comes up in dev when its image exists.
+
+    Only a missing image skips; any other problem (settings, template) fails the test.
+    """
     from stack.dev import lifecycle
-    from stack.errors import ProblemsError
+    from stack.dev.prepare import derive, prepare
 
     opts, lines = make_options(session, tmp_path, f"stack-it-{session}-{store}", VECTOR_STORE=store)
-    try:
-        prep = lifecycle.prepare(opts)
-    except ProblemsError as exc:
-        missing = [p.what for p in exc.problems]
-        pytest.skip(f"VECTOR_STORE={store}: {'; '.join(missing)} (offline, no stand-in)")
+    missing = derive(opts).plan.missing
+    if missing:
+        images = "; ".join(f"{svc}: image {ref} is not available" for svc, ref, _ in missing)
+        pytest.skip(f"VECTOR_STORE={store}: {images} (offline, no stand-in)")
+    prep = prepare(opts)
     store_services = [
         s.name for s in prep.plan.services if s.name not in ("db_postgres", "redis", "ssrf_proxy")
     ]
@@ -332,7 +378,8 @@ def test_status_shows_services_whose_image_is_missing(session, tmp_path):
     opts, _ = make_options(session, tmp_path, f"stack-it-{session}-st", VECTOR_STORE="qdrant")
     rows = {r.service: r for r in lifecycle.status(opts)}
     assert rows["qdrant"].state == "image missing"
-    assert (
-        "qdrant/qdrant:v1.7.3" in rows["qdrant"].detail and "STACK_OFFLINE" in rows["qdrant"].detail
-    )
+    from stack.images.catalog import IMAGES
+
+    assert IMAGES["qdrant"].ref in rows["qdrant"].detail
+    assert "STACK_OFFLINE" in rows["qdrant"].detail
     assert rows["db_postgres"].state == "not created"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -84,10 +86,12 @@ def test_client_error_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: A
     from stack.engine import client as client_mod
     from stack.errors import EngineError
 
-    monkeypatch.setattr(client_mod, "_client", None)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/missing.sock")
-    with pytest.raises(EngineError, match=r"invoke engine\.ensure"):
-        client_mod.client()
+    with pytest.raises(EngineError, match=r"invoke engine\.ensure") as err:
+        client_mod.client()  # the cached client belongs to another endpoint: not reused
+    assert f"unix://{tmp_path}/missing.sock (DOCKER_HOST)" in str(err.value)
+    monkeypatch.delenv("DOCKER_HOST")
+    assert client_mod.client().ping()  # the default endpoint's client again
 
 
 def test_session_labels_identify_this_process() -> None:
@@ -98,6 +102,73 @@ def test_session_labels_identify_this_process() -> None:
     assert labels.owner_alive(lab)
     # PID reuse: same pid, different start time -> not our owner any more
     assert not labels.owner_alive({**lab, labels.LABEL_OWNER_START: "1"})
+    assert lab[labels.LABEL_OWNER_PIDNS] == os.readlink("/proc/self/ns/pid")
+    assert abs(float(lab[labels.LABEL_OWNER_STARTED]) - time.time()) < 24 * 3600
+
+
+# A labelled volume created from inside a new pid namespace (`unshare --pid --fork
+# --mount-proc`): the owner is pid 1 there, with its own /proc.  It waits on stdin.
+NS_CHILD = """
+import sys
+from stack.engine.client import client
+from stack.engine.labels import session_labels
+lab = session_labels(sys.argv[1])
+client().volumes.create(f"stack-test-{sys.argv[1]}", labels=lab)
+print(lab["org.stack.owner-pid"], lab["org.stack.owner-pidns"], flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare(1)"
+)
+def test_owner_in_another_pid_namespace_survives_the_sweep_until_it_dies(
+    dc: Any, tmp_path: Any
+) -> None:
+    from stack.paths import ROOT
+
+    sid = labels.new_session_id()
+    script = tmp_path / "ns_child.py"
+    script.write_text(NS_CHILD)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(script), sid],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None
+        pid, ns = child.stdout.readline().split()
+        assert pid == "1" and ns != labels.pid_namespace()  # really another namespace
+        assert labels.count_labelled(dc, sid)["volumes"] == 1
+        labels.sweep(client=dc)
+        assert labels.count_labelled(dc, sid)["volumes"] == 1  # live owner: kept
+        child.communicate("", timeout=30)  # the owner exits, and its namespace with it
+        labels.sweep(client=dc)
+        assert labels.count_labelled(dc, sid)["volumes"] == 0  # dead owner: removed
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        labels.remove_session(sid, client=dc)
+
+
+def test_foreign_host_owner_is_kept_until_the_ttl(
+    dc: Any, session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = labels.session_labels(session)
+    lab[labels.LABEL_OWNER_HOST] = "another-machine"
+    lab[labels.LABEL_OWNER_PID] = "999999"  # no such process here: would look dead
+    lab[labels.LABEL_OWNER_STARTED] = str(int(time.time()) - 600)
+    dc.volumes.create(labels=lab)
+    monkeypatch.setenv(labels.TTL_VAR, "3600")
+    labels.sweep(client=dc)
+    assert labels.count_labelled(dc, session)["volumes"] == 1
+    monkeypatch.setenv(labels.TTL_VAR, "60")
+    labels.sweep(client=dc)
+    assert labels.count_labelled(dc, session)["volumes"] == 0
 
 
 def test_sweep_removes_only_dead_sessions(
@@ -161,3 +232,18 @@ def test_sweep_leaves_dev_resources_unless_asked(dc: Any, dead_owner: dict[str, 
     report = labels.sweep(client=dc, include_dev=True)
     assert len(report.volumes) >= 1
     assert labels.count_labelled(dc, sid)["volumes"] == 0
+
+
+def test_ensure_never_starts_an_engine_for_another_endpoint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from stack.engine.ensure import dockerd_pid, ensure
+    from stack.errors import EngineError
+
+    before = dockerd_pid()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/colima.sock")
+    with pytest.raises(EngineError) as err:
+        ensure(install=False, wait=1)
+    assert f"unix://{tmp_path}/colima.sock (DOCKER_HOST) does not answer" in str(err.value)
+    assert "docker context use default" in str(err.value)
+    assert dockerd_pid() == before

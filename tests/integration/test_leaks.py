@@ -131,3 +131,75 @@ def test_sigkilled_session_is_swept_and_live_session_kept(tmp_path: Path) -> Non
 
         for s in (dead, live):
             remove_session(s)
+
+
+# A store start that can never become ready (an HTTP wait on postgres' port with a one-hour
+# timeout); Ctrl-C must cancel it and clean up at once, not after the startup timeout.
+STUCK = textwrap.dedent(
+    """
+    import dataclasses, signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from stack.stores import runtime
+    from stack.stores.catalog import Wait, get
+
+    runtime.apply_test_env()
+    session, image = sys.argv[1], sys.argv[2]
+    base = get("pgvector")
+
+    class Stuck(type(base)):
+        @property
+        def wait(self):
+            return Wait("http", base.port, "/never", timeout=3600)
+
+    spec = Stuck(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
+    runtime.get = lambda name: spec
+    ss = runtime.StoreSession(session, purpose="leaktest")
+    print("READY", flush=True)
+    try:
+        ss.start_many({"pgvector": image})
+        print("RETURNED", flush=True)
+    except KeyboardInterrupt:
+        print("INTERRUPTED", flush=True)
+    finally:
+        ss.close()
+        print("CLOSED", flush=True)
+    """
+)
+
+
+def test_ctrl_c_during_parallel_start_cancels_promptly(tmp_path: Path) -> None:
+    from stack.engine.labels import new_session_id, remove_session
+    from stack.stores.runtime import availability
+
+    avail = availability(["pgvector"])["pgvector"]
+    if not avail.ok:
+        pytest.skip(avail.reason)
+    session = new_session_id()
+    script = tmp_path / "stuck.py"
+    script.write_text(STUCK)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STACK_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), session, avail.image_ref],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "READY"
+        deadline = time.time() + 60  # the container exists: the start is waiting now
+        while _counts(session)["containers"] == 0 and time.time() < deadline:
+            time.sleep(0.2)
+        assert _counts(session)["containers"] == 1
+        proc.send_signal(signal.SIGINT)
+        # Far below the one-hour startup timeout: before the fix this waited for it.
+        out, _ = proc.communicate(timeout=60)
+        assert "INTERRUPTED" in out and "CLOSED" in out, out
+        assert _counts(session) == {"containers": 0, "networks": 0, "volumes": 0}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        remove_session(session)

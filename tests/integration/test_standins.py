@@ -15,11 +15,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stack.engine.client import engine_alive
+from stack.images.catalog import STANDIN_RECIPES
 
 pytestmark = [
     pytest.mark.integration,
@@ -277,6 +280,9 @@ def test_nginx_and_squid_standins_proxy_a_request(session: dict[str, Any]) -> No
         # The request really went through squid: nginx logged it from squid's address.
         proxy.reload()
         squid_ip = proxy.attrs["NetworkSettings"]["Networks"][net.name]["IPAddress"]
+        deadline = time.monotonic() + 10  # the engine copies container output asynchronously
+        while squid_ip not in web.logs().decode() and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert squid_ip in web.logs().decode()
 
         rc, out = web.exec_run(["nginx", "-t"])
@@ -334,3 +340,265 @@ def test_standin_labels_record_substitution() -> None:
         assert labels["org.stack.substitutes"] == IMAGES[name].ref
         assert labels["org.stack.version"] not in ("", "unknown")
         assert ref.endswith(labels["org.stack.recipe-hash"])
+
+
+# --------------------------------------------------------------------------- upstream interface
+#
+# One test per stand-in recipe of the catalog: the container is started the way the production
+# template starts the upstream image (its environment, command, entrypoint and read-only config
+# mounts, interpolated by `docker compose config`), Docker runs the template's own
+# `healthcheck.test` until it reports healthy, then the commands users and the docs run inside
+# the upstream container must work the same way.
+
+#: Settings the template is interpolated with (non-default secrets: the env must be honoured).
+TEMPLATE_ENV = {
+    "DB_PASSWORD": "db-Pw-7",
+    "REDIS_PASSWORD": "redis-Pw-7",
+    "PGVECTOR_PASSWORD": "vec-Pw-7",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """A command run inside the container; ``{VAR}`` is the service's environment value."""
+
+    argv: tuple[str, ...]
+    expect: str = ""  # substring of the output (empty: the exit code alone decides)
+
+    def command(self, env: dict[str, str]) -> list[str]:
+        return [a.format(**env) for a in self.argv]
+
+
+_PSQL = (
+    Check(("psql", "-U", "{POSTGRES_USER}", "-tAc", "SELECT current_user"), "{POSTGRES_USER}"),
+    Check(("psql", "-U", "{POSTGRES_USER}", "-d", "{POSTGRES_DB}", "-tAc", "SELECT 1"), "1"),
+    Check(("pg_isready",), "accepting connections"),
+    Check(("pg_dump", "-U", "{POSTGRES_USER}", "--schema-only", "{POSTGRES_DB}"), "PostgreSQL"),
+)
+
+_VECTOR_SQL = "CREATE EXTENSION IF NOT EXISTS vector; SELECT '[1,2]'::vector <-> '[1,3]'"
+_HTTP_VERSION = (
+    "exec 3<>/dev/tcp/127.0.0.1/8000 && printf 'GET /api/v2/version HTTP/1.0\\r\\n\\r\\n' >&3"
+    " && cat <&3"
+)
+
+#: What users and the docs run inside each upstream image, per stand-in recipe.
+USER_COMMANDS: dict[str, tuple[Check, ...]] = {
+    "postgres": _PSQL,
+    "pgvector": (
+        *_PSQL,
+        Check(
+            ("psql", "-U", "{POSTGRES_USER}", "-d", "{POSTGRES_DB}", "-tAc", _VECTOR_SQL),
+            "1",
+        ),
+    ),
+    "mysql": (
+        Check(("mysql", "-uroot", "-p{MYSQL_ROOT_PASSWORD}", "-e", "SELECT 1+1"), "2"),
+        Check(
+            (
+                "mysql",
+                "-uroot",
+                "-p{MYSQL_ROOT_PASSWORD}",
+                "{MYSQL_DATABASE}",
+                "-e",
+                "SELECT DATABASE()",
+            ),
+            "{MYSQL_DATABASE}",
+        ),
+        Check(("mysqladmin", "-uroot", "-p{MYSQL_ROOT_PASSWORD}", "ping"), "alive"),
+        Check(
+            ("mysqldump", "-uroot", "-p{MYSQL_ROOT_PASSWORD}", "--no-data", "{MYSQL_DATABASE}"),
+            "dump",
+        ),
+    ),
+    "redis": (
+        Check(("redis-cli", "ping"), "PONG"),  # authenticates through REDISCLI_AUTH
+        Check(("redis-cli", "-n", "1", "set", "broker", "ok"), "OK"),
+        Check(("redis-cli", "info", "server"), "redis_version"),
+    ),
+    "nginx": (
+        Check(("nginx", "-t"), "syntax is ok"),
+        Check(("nginx", "-s", "reload")),
+        Check(("sh", "-c", "ls /etc/nginx/conf.d/*.conf"), "default.conf"),
+    ),
+    "squid": (
+        Check(("squid", "-k", "parse")),
+        Check(("squid", "-v"), "Squid Cache: Version"),  # (-k check/reconfigure: PID 1 here
+        # and upstream alike, which squid refuses to signal)
+        Check(("sh", "-c", "grep -E '^http_port' /etc/squid/squid.conf"), "{HTTP_PORT}"),
+    ),
+    "busybox": (
+        Check(("sh", "-c", "mkdir -p /www && echo hi > /www/index.html && httpd -p 8080 -h /www")),
+        Check(("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), "hi"),
+        Check(("sh", "-c", "nc -w 3 127.0.0.1 8080 </dev/null && echo open"), "open"),
+        Check(("sh", "-c", "! nc -w 3 127.0.0.1 8081 </dev/null && echo closed"), "closed"),
+        Check(("stat", "-c", "%u", "/app/api/storage"), "1001"),  # chowned by the one-shot
+    ),
+    "chroma": (
+        Check(("chroma", "--help"), "run"),
+        Check(("bash", "-c", _HTTP_VERSION), "200 OK"),
+    ),
+    "milvus": (
+        Check(("curl", "-fsS", "http://localhost:9091/healthz"), "OK"),
+        Check(("bash", "-c", ":> /dev/tcp/127.0.0.1/19530")),
+    ),
+    "web": (  # the page on 3000 and its script, which calls the api's same-origin /v1 routes
+        Check(("wget", "-q", "-O-", "http://127.0.0.1:3000/"), 'id="ingest-form"'),
+        Check(("wget", "-q", "-O-", "http://127.0.0.1:3000/app.js"), "/v1/datasets/"),
+        Check(("id", "-u"), "1001"),
+    ),
+}
+
+
+#: Paths users fetch from the host on the published (``x-stack-dev``) port.
+HOST_GET = {"chroma": "/api/v2/heartbeat"}
+
+
+def _template() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(interpolated config, raw template) of the production template, all profiles."""
+    from stack import paths
+    from stack.compose import render, validate
+    from stack.dev.plan import raw_template
+    from stack.env.parse import load_definitions
+
+    text = paths.TEMPLATE.read_text(encoding="utf-8")
+    rendered = render.render(text, render.shared_from_definitions(load_definitions()))
+    config = validate.config(
+        rendered, project_dir=paths.COMPOSE_DIR, profiles=("*",), env=TEMPLATE_ENV
+    )
+    return config, raw_template(text)
+
+
+def _service_for(recipe: str, config: dict[str, Any]) -> str:
+    """The template service running the upstream image that stand-in ``recipe`` replaces."""
+    from stack.images.catalog import by_standin
+    from stack.images.mirror import parse_ref
+
+    refs = {parse_ref(e.ref) for e in by_standin(recipe)}
+    names = [n for n, s in config["services"].items() if parse_ref(s["image"]) in refs]
+    assert names, f"no template service uses the image stand-in {recipe} replaces"
+    return names[0]
+
+
+def _unescape(value: Any) -> Any:
+    """`docker compose config` prints a literal `$` as `$$`; the engine wants it single."""
+    if isinstance(value, str):
+        return value.replace("$$", "$")
+    if isinstance(value, list):
+        return [_unescape(v) for v in value]
+    return value
+
+
+def _mounts(session: dict[str, Any], svc: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The service's mounts: its ``./volumes/...`` data binds become labelled volumes (as in
+    dev), binds of files in this repository (config, scripts) are kept, binds of sources that
+    do not exist are left out (Docker would create them, empty, inside the repository)."""
+    from stack import paths
+
+    data_root = paths.COMPOSE_DIR / "volumes"
+    mounts = {}
+    for v in svc.get("volumes") or []:
+        if v.get("type") != "bind":
+            continue
+        source = Path(v.get("source") or "")
+        if source.is_relative_to(data_root):
+            vol = session["client"].volumes.create(labels=session["labels"])
+            mounts[vol.name] = {"bind": v["target"], "mode": "rw"}
+        elif source.exists():
+            mode = "ro" if v.get("read_only") else "rw"
+            mounts[str(source)] = {"bind": v["target"], "mode": mode}
+    return mounts
+
+
+def _healthcheck(svc: dict[str, Any]) -> dict[str, Any] | None:
+    hc = svc.get("healthcheck")
+    if not hc or hc.get("disable") or hc["test"][0] == "NONE":
+        return None
+    second = 1_000_000_000
+    return {
+        "test": _unescape(hc["test"]),
+        "interval": second // 2,
+        "timeout": 5 * second,
+        "retries": 600,
+    }
+
+
+def test_user_commands_name_only_catalog_recipes() -> None:
+    assert set(USER_COMMANDS) <= set(STANDIN_RECIPES), "stale entries in USER_COMMANDS"
+
+
+@pytest.fixture(scope="module")
+def template() -> tuple[dict[str, Any], dict[str, Any]]:
+    return _template()
+
+
+@pytest.mark.parametrize("recipe", STANDIN_RECIPES)
+def test_standin_honours_upstream_interface(
+    session: dict[str, Any], template: tuple[dict[str, Any], dict[str, Any]], recipe: str
+) -> None:
+    ref = standin(recipe)
+    if recipe == "api":  # healthy only with its middleware: test_api_image.py runs it so
+        pytest.skip("api: interface checked with db, redis and pgvector in test_api_image.py")
+    if recipe not in USER_COMMANDS:
+        pytest.fail(
+            f"stand-in {recipe} has no interface checks: add the commands users run inside "
+            "its upstream image to USER_COMMANDS in tests/integration/test_standins.py"
+        )
+    config, raw = template
+    name = _service_for(recipe, config)
+    svc = config["services"][name]
+    env = {k: str(v) for k, v in (svc.get("environment") or {}).items()}
+    hint = raw["services"][name].get("x-stack-dev") or {}
+    port = f"{hint['port']}/tcp" if hint.get("port") else None
+    health = _healthcheck(svc)
+    command = _unescape(svc.get("command"))
+    mounts = _mounts(session, svc)
+    if recipe == "busybox":  # init_permissions is a one-shot: its own script, twice
+        for expect in (b"Permissions initialized", b"already initialized"):
+            out = session["client"].containers.run(
+                ref, command, volumes=mounts, labels=session["labels"], remove=True
+            )
+            assert expect in out, out
+        command = ["sleep", "300"]  # then the users' commands in a long-running one
+    kwargs: dict[str, Any] = {
+        "environment": env,
+        "command": command,
+        "entrypoint": _unescape(svc.get("entrypoint")),
+        "volumes": mounts,
+        "name": f"stack-test-{recipe}-{session['session']}",
+    }
+    if health:
+        kwargs["healthcheck"] = health
+    ctr, host_port = start(session, ref, port=port, **kwargs)
+    try:
+        if health:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                ctr.reload()
+                state = ctr.attrs["State"]
+                status = state.get("Health", {}).get("Status")
+                if status == "healthy" or state["Status"] == "exited":
+                    break
+                time.sleep(0.3)
+            log = (state.get("Health") or {}).get("Log") or [{}]
+            assert status == "healthy", (
+                f"{name}: template health check {health['test']} -> {status}: "
+                f"{log[-1].get('Output')!r}\n{ctr.logs(tail=30).decode(errors='replace')}"
+            )
+        for check in USER_COMMANDS[recipe]:
+            argv = check.command(env)
+            _, out = wait_for(lambda argv=argv: _exec_ok(ctr, argv), ctr, timeout=30)
+            assert check.expect.format(**env) in out, f"{argv}: {out}"
+        if recipe in HOST_GET:  # and from the host, through the port dev.up publishes
+            code, _ = wait_for(lambda: _get(f"http://127.0.0.1:{host_port}{HOST_GET[recipe]}"), ctr)
+            assert code == 200
+    finally:
+        ctr.remove(force=True, v=True)
+
+
+def _exec_ok(ctr: Any, argv: list[str]) -> tuple[int, str]:
+    rc, out = ctr.exec_run(argv)
+    text = out.decode(errors="replace")
+    if rc != 0:
+        raise AssertionError(f"{argv} exited {rc}: {text}")
+    return rc, text

@@ -18,6 +18,7 @@ from stack.compose import render as r
 from stack.compose.validate import config
 from stack.env.parse import load_definitions
 from stack.errors import ProblemsError
+from stack.images.catalog import IMAGES
 
 DATA = Path(__file__).parent / "data"
 
@@ -41,10 +42,10 @@ def container_env(text: str, project_dir: Path, service: str = "api", profiles=(
     return {k: (v or "").replace("$$", "$") for k, v in env.items()}
 
 
-TEMPLATE = """x-shared-env: &shared-api-worker-env
+TEMPLATE = f"""x-shared-env: &shared-api-worker-env
 services:
   api:
-    image: busybox:1.36.1
+    image: {IMAGES["busybox"].ref}
     environment:
       <<: *shared-api-worker-env
       MODE: api
@@ -164,3 +165,117 @@ def test_generated_dify_inputs_match_difys_output(compose_ok, tmp_path_factory, 
     ours = production.build(tmp / "docker-compose-template.yaml", tmp / ".env.example").text
     theirs = dify_reference(TEMPLATE, env_text)
     assert config(ours, project_dir=tmp) == config(theirs, project_dir=tmp)
+
+
+# --------------------------------------------------- COMPOSE_PROFILES from the project .env
+
+
+def project_services(tmp: Path, env_text: str) -> set[str]:
+    """`docker compose config --services` for the production file with ``env_text`` as the
+    project's ``.env`` (read by compose itself, as in production)."""
+    from stack import paths
+    from stack.compose.cli import run_compose
+    from stack.compose.validate import isolated_env
+
+    defs = load_definitions()
+    text = r.render(paths.TEMPLATE.read_text(encoding="utf-8"), r.shared_from_definitions(defs))
+    (tmp / "docker-compose.yaml").write_text(text, encoding="utf-8")
+    (tmp / ".env").write_text(env_text, encoding="utf-8")
+    compose_file = str(tmp / "docker-compose.yaml")
+    args = ["--project-directory", str(tmp), "-f", compose_file, "config", "--services"]
+    proc = run_compose(args, env=isolated_env())
+    return set(proc.stdout.split())
+
+
+def with_value(text: str, key: str, value: str) -> str:
+    new, n = re.subn(rf"^{key}=.*$", f"{key}={value}", text, count=1, flags=re.M)
+    assert n == 1, key
+    return new
+
+
+@pytest.fixture(scope="module")
+def init_text():
+    from stack.env import secrets as gen
+    from stack.env.sync import render_init
+
+    defs = load_definitions()
+    return render_init(defs, gen.generate(defs))
+
+
+def test_env_init_file_selects_the_store_and_database(compose_ok, tmp_path, init_text):
+    services = project_services(tmp_path, init_text)
+    assert {"pgvector", "db_postgres", "redis"} <= services
+    assert not {"qdrant", "db_mysql", "weaviate"} & services
+
+
+@pytest.mark.parametrize(
+    ("changes", "started", "not_started"),
+    [
+        ({"VECTOR_STORE": "qdrant"}, {"qdrant", "db_postgres"}, {"pgvector", "db_mysql"}),
+        ({"DB_TYPE": "mysql"}, {"pgvector", "db_mysql"}, {"db_postgres"}),
+        (
+            {"VECTOR_STORE": "milvus", "DB_TYPE": "mysql"},
+            {"milvus-standalone", "etcd", "minio", "db_mysql"},
+            {"pgvector", "db_postgres"},
+        ),
+        # a hosted store has no profile: only the database starts, and compose is fine
+        ({"VECTOR_STORE": "tidb_vector"}, {"db_postgres"}, {"pgvector", "qdrant"}),
+    ],
+)
+def test_changing_only_the_selection_moves_compose_profiles(
+    compose_ok, tmp_path, init_text, changes, started, not_started
+):
+    """A production .env that changes only VECTOR_STORE / DB_TYPE starts the right ones."""
+    from stack.env.userenv import check_text
+
+    defs = load_definitions()
+    text = init_text
+    for key, value in changes.items():
+        text = with_value(text, key, value)
+    services = project_services(tmp_path, text)
+    assert started <= services
+    assert not not_started & services
+    assert check_text(text, defs, production=True).problems == []
+
+
+def test_a_literal_profile_list_is_reported_with_line_and_value(compose_ok, tmp_path, init_text):
+    from stack.env.userenv import check_text
+
+    defs = load_definitions()
+    text = with_value(init_text, "COMPOSE_PROFILES", "pgvector,postgresql")
+    text = with_value(text, "VECTOR_STORE", "qdrant")
+    # what compose really does with such a file: the wrong store
+    services = project_services(tmp_path, text)
+    assert "pgvector" in services and "qdrant" not in services
+    line = text[: text.index("\nCOMPOSE_PROFILES=")].count("\n") + 2
+    for strict in (False, True):
+        errors = check_text(text, defs, production=strict).errors
+        assert [p.where for p in errors] == [f".env:{line}"]
+        assert "COMPOSE_PROFILES gives compose 'pgvector,postgresql', which lacks qdrant" in (
+            errors[0].what
+        )
+        assert (
+            errors[0].fix
+            == "set COMPOSE_PROFILES=${VECTOR_STORE},${DB_TYPE} (compose fills in the values)"
+        )
+    # extra profiles are fine as long as the selected ones are there
+    fixed = with_value(text, "COMPOSE_PROFILES", "qdrant,postgresql,certbot")
+    assert check_text(fixed, defs).errors == []
+
+
+def test_compose_reads_dotenv_top_down_and_the_check_says_so(compose_ok, tmp_path, init_text):
+    from stack.env.userenv import check_text
+
+    defs = load_definitions()
+    text = with_value(init_text, "VECTOR_STORE", "qdrant")
+    profiles_line = re.search(r"^COMPOSE_PROFILES=.*\n", text, re.M)
+    assert profiles_line is not None
+    moved = "COMPOSE_PROFILES=${VECTOR_STORE},${DB_TYPE}\n" + text.replace(profiles_line[0], "")
+    services = project_services(tmp_path, moved)
+    assert not {"qdrant", "db_postgres"} & services  # compose saw both as empty
+    errors = check_text(moved, defs).errors
+    assert [p.where for p in errors] == [".env:1"]
+    assert "VECTOR_STORE, DB_TYPE is set only below line 1" in errors[0].what
+    assert errors[0].fix == "set VECTOR_STORE, DB_TYPE above line 1"
+    missing = check_text(text.replace(profiles_line[0], ""), defs, production=True).errors
+    assert [p.what.split(":")[0] for p in missing] == ["COMPOSE_PROFILES is not set"]

@@ -1,14 +1,30 @@
-"""Deriving the dev middleware from the production template (no engine needed)."""
+"""Deriving the dev middleware from the production template (no engine needed).
+
+The plan tests call the very derivation `dev.up` runs (`stack.dev.prepare.plan_services`)
+on the real template and definitions, with the image presence given as a function.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from stack import paths
 from stack.dev import plan as p
-from stack.dev.settings import resolve
+from stack.dev.options import STATE_DIR_VAR
+from stack.dev.prepare import (
+    DevOptions,
+    Images,
+    Prepared,
+    derive,
+    plan_services,
+    prepare,
+    read_sources,
+)
+from stack.dev.settings import Settings, resolve
 from stack.env.parse import load_definitions
 from stack.errors import ProblemsError
 
@@ -113,9 +129,30 @@ def test_broken_dotenv_is_reported_with_lines(tmp_path, defs):
     assert ".env:3: error: duplicate key A (first at 1)" in str(info.value)
 
 
+def standins_only(ref: str) -> bool:
+    """Images present locally: every offline stand-in, no upstream image."""
+    return ref.startswith("stack-standin/")
+
+
+def nothing(_ref: str) -> bool:
+    return False
+
+
+PORTS = {"EXPOSE_POSTGRES_PORT": "15432", "EXPOSE_REDIS_PORT": "16379"}
+
+
+def options(tmp: Path, **env: str) -> DevOptions:
+    return DevOptions(
+        project="proj",
+        environ={"STACK_OFFLINE": "1", **PORTS, **env},
+        dotenv=tmp / "absent.env",
+        state_dir=tmp / "state",
+        labels={"org.stack.test": "1"},
+    )
+
+
 @pytest.fixture(scope="module")
-def config(defs):
-    from stack.compose import render, validate
+def compose_ok():
     from stack.compose.cli import find_compose
     from stack.errors import ComposeError
 
@@ -123,38 +160,157 @@ def config(defs):
         find_compose()
     except ComposeError as exc:
         pytest.skip(f"no docker compose v2 binary: {exc}")
-    text = render.render(paths.TEMPLATE.read_text(), render.shared_from_definitions(defs))
-    s = resolve(defs, environ={"EXPOSE_REDIS_PORT": "16379"}, dotenv=None)
-    return validate.config(text, project_dir=paths.COMPOSE_DIR, profiles=("*",), env=s.values()), s
 
 
-def make_plan(raw, config, names, ports):
-    cfg, _ = config
-    data_root = paths.COMPOSE_DIR / "volumes"
-    services = []
-    for name in names:
-        hint = raw["services"][name]["x-stack-dev"]
-        services.append(
-            p.DevService(
-                name=name,
-                image=raw["services"][name]["image"],
-                run_image=f"local/{name}:1",
-                image_kind="standin",
-                container_port=hint.get("port"),
-                expose=hint.get("expose"),
-                host_port=ports.get(name),
-                scheme=hint.get("scheme"),
-                volumes=p.data_volumes("proj", name, cfg["services"][name], data_root),
-                credential=p.credential(name, raw["services"][name], cfg["services"][name]),
-            )
+@pytest.fixture(scope="module")
+def sources(compose_ok, tmp_path_factory):
+    """The real inputs (template, definitions, `docker compose config`), read once."""
+    return read_sources(options(tmp_path_factory.mktemp("src")), cache=False)
+
+
+def test_plan_with_every_standin_present(sources):
+    plan = plan_services(sources, "proj", Images(standins_only, offline=True))
+    by = {s.name: s for s in plan.services}
+    assert list(by) == ["db_postgres", "redis", "ssrf_proxy", "pgvector"]
+    assert all(
+        s.image_kind == "standin" and s.run_image.startswith("stack-standin/") for s in by.values()
+    )
+    pg = by["db_postgres"]
+    assert (pg.image, pg.container_port, pg.expose, pg.host_port) == (
+        "postgres:15-alpine",
+        5432,
+        "EXPOSE_POSTGRES_PORT",
+        15432,
+    )
+    assert pg.credential == p.Credential("postgres", "difyai123456", "dify", "DB_PASSWORD")
+    assert pg.url == "postgresql://postgres@127.0.0.1:15432/dify"
+    assert [v.name for v in pg.volumes] == ["proj_db_postgres_data"]
+    assert by["redis"].credential.password_var == "REDIS_PASSWORD"
+    assert by["redis"].url == "redis://127.0.0.1:16379"
+    # sandbox and plugin_daemon have no stand-in: optional, left out with the reason.
+    assert dict(plan.skipped) == {
+        "sandbox": "optional; image langgenius/dify-sandbox:0.2.12 not available locally",
+        "plugin_daemon": "optional; image langgenius/dify-plugin-daemon:0.5.2-local "
+        "not available locally",
+    }
+    assert plan.missing == [] and plan.notes[0].startswith("sandbox: offline")
+
+
+def test_plan_offline_without_images_lists_every_required_service_as_missing(sources):
+    plan = plan_services(sources, "proj", Images(nothing, offline=True))
+    assert plan.services == []
+    missing = {svc: (ref, fix) for svc, ref, fix in plan.missing}
+    assert set(missing) == {"db_postgres", "redis", "ssrf_proxy", "pgvector"}
+    assert "invoke images.build --only postgres" in missing["db_postgres"][1]
+    assert {name for name, _ in plan.skipped} == {"sandbox", "plugin_daemon"}
+
+
+def test_plan_online_pulls_required_and_skips_optional_images(sources):
+    images = Images(nothing, offline=False, mirrors={"docker.io": "127.0.0.1:5000/hub"})
+    plan = plan_services(sources, "proj", images)
+    by = {s.name: s for s in plan.services}
+    assert by["db_postgres"].needs_pull and by["db_postgres"].image_kind == "mirror"
+    assert by["db_postgres"].run_image == "127.0.0.1:5000/hub/library/postgres:15-alpine"
+    assert "sandbox: `docker pull 127.0.0.1:5000/hub/langgenius/dify-sandbox:0.2.12`" in "\n".join(
+        plan.notes
+    )
+    assert plan.missing == []
+
+
+def test_plan_milvus_standin_folds_etcd_and_minio(compose_ok, tmp_path):
+    src = read_sources(options(tmp_path, VECTOR_STORE="milvus"), cache=False)
+    plan = plan_services(src, "proj", Images(standins_only))
+    assert "milvus-standalone" in plan.names()
+    skipped = dict(plan.skipped)
+    assert skipped["etcd"] == skipped["minio"] == "folded into the milvus-standalone stand-in"
+
+
+def test_derive_writes_nothing_and_needs_no_engine(compose_ok, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/stack-test.sock")
+    opts = options(tmp_path)
+    first = derive(opts, present=standins_only)
+    assert not opts.state_root.exists()  # no compose file, no cache
+    assert first.text == derive(opts, present=standins_only).text  # byte-identical
+    assert first.text.startswith("# GENERATED by `invoke dev.up` for compose project proj")
+    assert first.compose_file == tmp_path / "state" / "proj" / "compose.yaml"
+    assert first.settings.source("EXPOSE_REDIS_PORT") == "environment"
+    # The contract `invoke run.*` builds on.
+    svc = first.plan.services[0]
+    assert (svc.name, svc.host_port, svc.container_port, svc.expose, svc.scheme) == (
+        "db_postgres",
+        15432,
+        5432,
+        "EXPOSE_POSTGRES_PORT",
+        "postgresql",
+    )
+    assert isinstance(first, Prepared) and isinstance(first.settings, Settings)
+
+
+def test_derive_reports_missing_images_instead_of_raising(compose_ok, tmp_path):
+    prep = derive(options(tmp_path), present=nothing)
+    assert prep.text == "" and {m[0] for m in prep.plan.missing} >= {"db_postgres"}
+    with pytest.raises(ProblemsError, match="images are missing") as info:
+        prepare(options(tmp_path), present=nothing)
+    assert "service db_postgres: error: image postgres:15-alpine is not available" in str(
+        info.value
+    )
+    assert not (tmp_path / "state").exists()
+
+
+def test_prepare_writes_the_secrets_privately(compose_ok, tmp_path, monkeypatch):
+    """compose.yaml (real passwords) is 0600, every directory from .stack/ down is 0700."""
+    monkeypatch.setattr(paths, "ROOT", tmp_path)  # the default state root: ROOT/.stack/dev
+    old = os.umask(0o022)
+    try:
+        (tmp_path / ".stack").mkdir(mode=0o755)  # made earlier by something else
+        opts = DevOptions(
+            project="proj",
+            environ={"STACK_OFFLINE": "1", "DB_PASSWORD": "s3cret-pw", **PORTS},
+            dotenv=tmp_path / "absent.env",
         )
-    return p.Plan("proj", services)
+        prep = prepare(opts, present=standins_only)
+    finally:
+        os.umask(old)
+    assert prep.compose_file == tmp_path / ".stack" / "dev" / "proj" / "compose.yaml"
+    assert "s3cret-pw" in prep.compose_file.read_text()
+    for directory in (".stack", ".stack/dev", ".stack/dev/proj"):
+        assert stat.S_IMODE((tmp_path / directory).stat().st_mode) == 0o700, directory
+    for name in ("compose.yaml", "config.json"):
+        path = tmp_path / ".stack" / "dev" / "proj" / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+    assert "s3cret-pw" in (tmp_path / ".stack" / "dev" / "proj" / "config.json").read_text()
 
 
-def test_dev_document(raw, config):
-    cfg, _ = config
+def test_state_dir_from_the_environment(tmp_path):
+    opts = DevOptions(project="p1", environ={STATE_DIR_VAR: str(tmp_path / "s")})
+    assert opts.compose_file == tmp_path / "s" / "p1" / "compose.yaml"
+    assert opts.private_top == tmp_path / "s"
+
+
+def test_config_cache_is_used_until_an_input_changes(compose_ok, tmp_path):
+    opts = options(tmp_path)
+    assert not read_sources(opts).config_cached
+    prepare(opts, present=standins_only)
+    cached = read_sources(opts)
+    fresh = read_sources(opts, cache=False)
+    assert cached.config_cached and cached.config == fresh.config
+    # The same bytes either way (a cache that reorders keys would change the file).
+    assert list(cached.config["services"]) == list(fresh.config["services"])
+    from_cache = derive(opts, present=standins_only, sources=cached).text
+    assert from_cache == derive(opts, present=standins_only, sources=fresh).text
+    assert from_cache == opts.compose_file.read_text()
+    changed = options(tmp_path, DB_PASSWORD="another-one")
+    assert not read_sources(changed).config_cached  # a setting changed: compose runs again
+    prepare(changed, present=standins_only)
+    env = read_sources(changed).config["services"]["db_postgres"]["environment"]
+    assert env["POSTGRES_PASSWORD"] == "another-one"
+
+
+def test_dev_document(sources):
     names = ["db_postgres", "redis", "sandbox", "plugin_daemon", "ssrf_proxy"]
-    plan = make_plan(raw, config, names, {"db_postgres": 15432, "redis": 16379, "sandbox": 18194})
+    plan = plan_services(sources, "proj", Images(lambda ref: True))  # every upstream image
+    plan.services = [s for s in plan.services if s.name in names]
+    cfg = sources.config
     doc = p.render_dev(
         plan,
         cfg,
@@ -164,7 +320,7 @@ def test_dev_document(raw, config):
     )
     services = doc["services"]
     assert services["db_postgres"]["ports"] == ["127.0.0.1:15432:5432"]
-    assert services["db_postgres"]["image"] == "local/db_postgres:1"
+    assert services["db_postgres"]["image"] == "postgres:15-alpine"
     assert services["db_postgres"]["volumes"] == [
         {"type": "volume", "source": "db_postgres_data", "target": "/var/lib/postgresql/data"}
     ]
@@ -187,16 +343,6 @@ def test_dev_document(raw, config):
     text = p.dump(doc, "proj")
     assert text == p.dump(doc, "proj")
     assert text.startswith("# GENERATED by `invoke dev.up`")
-
-
-def test_credentials_and_urls(raw, config):
-    plan = make_plan(raw, config, ["db_postgres", "redis"], {"db_postgres": 5432, "redis": 6379})
-    pg, redis = plan.services
-    assert pg.credential == p.Credential("postgres", "difyai123456", "dify", "DB_PASSWORD")
-    assert pg.url == "postgresql://postgres@127.0.0.1:5432/dify"
-    assert redis.credential.password == "difyai123456"
-    assert redis.credential.password_var == "REDIS_PASSWORD"
-    assert redis.url == "redis://127.0.0.1:6379"
 
 
 def test_volume_key_is_stable():

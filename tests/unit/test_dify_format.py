@@ -66,3 +66,22 @@ def test_invalid_names_stop_the_render(tmp_path):
 def test_bom_and_single_quote_char(tmp_path):
     found, _ = read(tmp_path, "\ufeffA=\"\nB=''\n")
     assert {v.name: v.value for v in found} == {"A": "", "B": ""}
+
+
+def test_crlf_repository_on_disk_write_check_write(tmp_path):
+    """A CRLF Dify checkout: up to date right after a write, and no `.bak` on a rewrite."""
+    for name in ("docker-compose-template.yaml", ".env.example"):
+        data = (DATA / "dify" / name).read_bytes()
+        (tmp_path / name).write_bytes(data.replace(b"\n", b"\r\n"))
+    rendered = production.build(tmp_path / "docker-compose-template.yaml")
+    assert rendered.text.count("\n") == rendered.text.count("\r\n")
+    first = production.write(rendered)
+    assert first.changed and first.backup is None
+    assert production.check(rendered).up_to_date
+    assert production.stale_diff(rendered) == ""
+    again = production.build(tmp_path / "docker-compose-template.yaml")
+    assert again.text == rendered.text
+    second = production.write(again)
+    assert not second.changed and second.backup is None
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [".env.example", "docker-compose-template.yaml", "docker-compose.yaml"]

@@ -71,12 +71,31 @@ def test_production_rejects_default_password_inside_url(defs, fresh):
 
 def test_linked_secrets_must_agree(defs, fresh):
     text = set_value(fresh, "CODE_EXECUTION_API_KEY", "something-else-entirely-0123456789")
-    errors = [p.what for p in check_text(text, defs).errors]
-    assert errors == [
-        "SANDBOX_API_KEY and CODE_EXECUTION_API_KEY must agree (see their comments) but differ"
-    ] or errors == [
-        "CODE_EXECUTION_API_KEY and SANDBOX_API_KEY must agree (see their comments) but differ"
+    errors = [p for p in check_text(text, defs).errors]
+    line = text[: text.index("\nCODE_EXECUTION_API_KEY=")].count("\n") + 2
+    assert [(p.where, p.what) for p in errors] == [
+        (
+            f".env:{line}",
+            "CODE_EXECUTION_API_KEY must equal SANDBOX_API_KEY (@same-as in "
+            f"{defs['CODE_EXECUTION_API_KEY'].where}) but differs",
+        )
     ]
+
+
+def test_contains_link_accepts_a_list_holding_the_key(defs, fresh):
+    key = check_value(fresh, "WEAVIATE_API_KEY")
+    listed = set_value(fresh, "WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS", f"other,{key}")
+    assert check_text(listed, defs).errors == []
+    lacking = set_value(fresh, "WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS", "other,keys")
+    assert [p.what.split(" (")[0] for p in check_text(lacking, defs).errors] == [
+        "WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS must contain WEAVIATE_API_KEY"
+    ]
+
+
+def check_value(text: str, key: str) -> str:
+    found = [e.value for e in read_entries(text) if e.kind == "binding" and e.key == key]
+    assert len(found) == 1 and found[0] is not None
+    return found[0]
 
 
 def test_broker_url_password_mismatch_is_a_warning(defs, fresh):

@@ -35,7 +35,7 @@ def test_fixture_model_keeps_order_sections_lines_and_tags():
     assert (secret.secret, secret.required, secret.line, secret.section) == (True, True, 7, "Core")
     assert secret.comment == "Flask secret key; generate one with `invoke env.init`."
     assert defs["DB_TYPE"].type == VarType("enum", ("postgresql", "mysql"))
-    assert defs["DB_PORT"].type.kind == "port"  # inferred from name + digits
+    assert defs["DB_PORT"].type.kind == "port"  # @type=port (nothing is guessed from names)
     assert defs["TRICKY"].default == 'a: b #c "q" $HOME ${X} {json} ü'  # literal, no interpolation
     assert defs["DB_PASSWORD"].services == ("api", "worker", "worker_beat", "plugin_daemon")
     assert [s.title for s in defs.sections] == ["Core", "Database", "Ports", "Nginx"]
@@ -128,3 +128,82 @@ def test_repository_definitions_load_cleanly():
     assert defs["SECRET_KEY"].secret
     assert all(v.comment for v in defs)
     assert not any(v.shared for v in defs if v.name.startswith("COMPOSE_"))
+
+
+# ------------------------------------------------------------ rules are annotations
+
+
+def variables_of(text: str):
+    variables, _, problems, _ = parse(text)
+    return {v.name: v for v in variables}, [str(p) for p in problems]
+
+
+def test_rules_are_read_from_annotations_not_names_or_comments():
+    text = (
+        "# @section S @services=api\n\n"
+        "# An API key, generated as a 24-character password (the name says key).\n"
+        "# @secret @generate=password:24\nMY_API_KEY=shipped\n\n"
+        "# Must equal MY_API_KEY, says the comment; without @same-as nothing follows.\n"
+        "# @secret @generate=token\nOTHER_KEY=shipped\n\n"
+        "# Repeats MY_API_KEY.\n# @secret @same-as=MY_API_KEY\nCOPY_KEY=shipped\n\n"
+        "# A port by name only: a string without @type.\nSOME_PORT=5432\n\n"
+        "# The broker URL.\n# @secret @url-password=MY_API_KEY @url-host=HOST @type=url\n"
+        "URL=redis://:shipped@redis:6379/1\n\n# Its host.\nHOST=redis\n"
+    )
+    by_name, problems = variables_of(text)
+    assert problems == []
+    from stack.env import secrets as gen
+    from stack.env.model import Definitions, Generator
+
+    assert by_name["MY_API_KEY"].generate == Generator("password", 24)
+    assert by_name["SOME_PORT"].type == VarType("string")  # no guess from `_PORT`
+    defs = Definitions(tuple(by_name.values()), ())
+    assert gen.links(defs) == {"COPY_KEY": "MY_API_KEY", "MY_API_KEY": "COPY_KEY"}
+    values = gen.generate(defs)
+    assert len(values["MY_API_KEY"]) == 24 and values["MY_API_KEY"].isalnum()
+    assert values["COPY_KEY"] == values["MY_API_KEY"]
+    assert values["URL"] == f"redis://:{values['MY_API_KEY']}@redis:6379/1"
+    assert values["OTHER_KEY"] not in (values["MY_API_KEY"], "shipped")
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        ("@secret @same-as=NOPE", "defs.env:5: error: B: @same-as=NOPE names no other variable"),
+        ("@generate=uuid", "defs.env:4: error: B: unknown generator 'uuid'"),
+        ("@generate=password:4", "the length must be a number from 8 to 256"),
+        ("@secret", "defs.env:5: error: B: a secret with a shipped default (or @required)"),
+        ("@secret @contains=C", "B: C (which it repeats) has no @generate=KIND"),
+        ("@secret @generate=token @same-as=A", "B: @generate and @same-as conflict"),
+        ("@url-host=A", "B: @url-host needs @url-password=VAR"),
+        ("@url-password=A", "B: @url-password: the default 'x' holds no password"),
+        ("@same-as=", "B: '@same-as=' needs a variable name"),
+        ("@interpolated @services=api", "B: @interpolated is only for variables no service"),
+        ("@interpolated", "B: @interpolated default refers to C, which is not defined above"),
+        ("@must-equal=A", "defs.env:4: error: B: unknown tag '@must-equal=A'"),
+    ],
+)
+def test_bad_rule_annotations_name_file_line(annotations, expected):
+    default = "${C}" if annotations == "@interpolated" else "x"
+    text = (
+        "# @section S @services=\n\n# doc\n"
+        f"# {annotations}\nB={default}\n\n# doc\n# @secret\nC=\n\n"
+        "# doc\n# @secret @generate=token\nA=a\n"
+    )
+    _, problems = variables_of(text)
+    assert any(expected in p for p in problems), problems
+
+
+def test_repository_rules_are_annotations():
+    defs = load_definitions()
+    assert defs["CODE_EXECUTION_API_KEY"].same_as == "SANDBOX_API_KEY"
+    assert defs["PLUGIN_DIFY_INNER_API_KEY"].same_as == "INNER_API_KEY_FOR_PLUGIN"
+    assert defs["WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS"].contains == "WEAVIATE_API_KEY"
+    broker = defs["CELERY_BROKER_URL"]
+    assert (broker.url_password, broker.url_host) == ("REDIS_PASSWORD", "REDIS_HOST")
+    assert defs["COMPOSE_PROFILES"].interpolated
+    # every generated secret says how; the external credentials ship empty
+    for var in defs.secrets():
+        assert var.generated == bool(var.default or var.required), var.name
+    # ETCD_AUTO_COMPACTION_RETENTION takes "1000" or "1h": no integer guessed from "1000"
+    assert defs["ETCD_AUTO_COMPACTION_RETENTION"].type.kind == "string"

@@ -39,11 +39,11 @@ B1=old-b
 GONE=bye
 
 # Broker password.
-# @secret
+# @secret @generate=password
 PW=difyai123456
 
 # Broker URL.
-# @secret @type=url
+# @secret @url-password=PW @type=url
 BROKER_URL=redis://:difyai123456@redis:6379/1
 """
 
@@ -65,17 +65,17 @@ A3=three
 B1=new-b
 
 # Broker password.
-# @secret
+# @secret @generate=password
 PW=difyai123456
 
 # Broker URL.
-# @secret @type=url
+# @secret @url-password=PW @type=url
 BROKER_URL=redis://:difyai123456@redis:6379/1
 
 # @section Gamma @services=api
 
 # A new secret.
-# @secret
+# @secret @generate=token
 NEW_TOKEN=shipped-token
 
 # Plain new one.
@@ -153,7 +153,17 @@ def test_init_values_read_back_through_dotenv_values(tmp_path, real_defs):
 
     path = tmp_path / ".env"
     init(real_defs, path)
-    assert dotenv_values(path) == values(path)
+    expanded = dotenv_values(path)
+    literal = values(path)
+    interpolated = {v.name for v in real_defs if v.interpolated}
+    assert interpolated == {"COMPOSE_PROFILES"}
+    assert {k: v for k, v in expanded.items() if k not in interpolated} == {
+        k: v for k, v in literal.items() if k not in interpolated
+    }
+    # @interpolated values are written verbatim, so readers that expand (compose,
+    # python-dotenv) see the selected profiles
+    assert literal["COMPOSE_PROFILES"] == "${VECTOR_STORE},${DB_TYPE}"
+    assert expanded["COMPOSE_PROFILES"] == "pgvector,postgresql"
 
 
 # ------------------------------------------------------------------------------ sync
@@ -258,3 +268,19 @@ def test_sync_commented_out_variable_is_not_readded(tmp_path):
 def test_sync_missing_file_is_an_error(tmp_path):
     with pytest.raises(EnvError, match=r"env\.init"):
         sync(make_defs(NEW), tmp_path / "nope.env")
+
+
+def test_sync_moves_a_literal_profile_list_to_the_derived_one(tmp_path):
+    """A file written when COMPOSE_PROFILES was a literal follows the new derived default,
+    written verbatim so that compose expands it (single quotes would keep `${...}`)."""
+    head = "# @section S @services=\n\n# Store.\nVECTOR_STORE=pgvector\n\n"
+    old = head + "# Profiles.\nCOMPOSE_PROFILES=pgvector\n"
+    new = head + "# Profiles.\n# @interpolated\nCOMPOSE_PROFILES=${VECTOR_STORE}\n"
+    path = tmp_path / ".env"
+    init(make_defs(old), path)
+    sync(make_defs(new), path)
+    assert "\nCOMPOSE_PROFILES=${VECTOR_STORE}\n" in text_of(path)
+    # a new file from the new definitions carries the same line
+    fresh = tmp_path / "fresh.env"
+    init(make_defs(new), fresh)
+    assert "\nCOMPOSE_PROFILES=${VECTOR_STORE}\n" in text_of(fresh)

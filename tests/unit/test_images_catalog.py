@@ -1,6 +1,8 @@
-"""The image catalog: every pin from the brief, versioned, stand-ins consistent."""
+"""The image catalog: every template image is a pin, versioned, stand-ins consistent."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -9,34 +11,36 @@ from stack.images.catalog import IMAGES, STANDIN_RECIPES, by_ref, by_standin, ge
 from stack.images.mirror import parse_ref
 from stack.paths import IMAGES_DIR
 
-PINS = {
-    "busybox": "busybox:1.36.1",
-    "api": "langgenius/dify-api:1.11.4",
-    "web": "langgenius/dify-web:1.11.4",
-    "nginx": "nginx:1.27.3",
-    "sandbox": "langgenius/dify-sandbox:0.2.12",
-    "plugin_daemon": "langgenius/dify-plugin-daemon:0.5.2-local",
-    "squid": "ubuntu/squid:6.6-24.04_edge",
-    "postgres": "postgres:15-alpine",
-    "mysql": "mysql:8.0.40",
-    "redis": "redis:6.2.16-alpine",
-    "certbot": "certbot/certbot:v3.0.1",
-    "weaviate": "semitechnologies/weaviate:1.28.5",
-    "qdrant": "qdrant/qdrant:v1.7.3",
-    "etcd": "quay.io/coreos/etcd:v3.5.5",
-    "minio": "minio/minio:RELEASE.2023-03-20T20-16-18Z",
-    "milvus": "milvusdb/milvus:v2.3.5",
-    "chroma": "chromadb/chroma:1.5.9",
-    "pgvector": "pgvector/pgvector:0.8.0-pg16",
-    "pgvecto-rs": "tensorchord/pgvecto-rs:pg16-v0.2.1",
-    "opensearch": "opensearchproject/opensearch:2.18.0",
-    "elasticsearch": "docker.elastic.co/elasticsearch/elasticsearch:8.14.3",
-    "oracle": "container-registry.oracle.com/database/free:23.5.0.0",
-}
+
+def template_images() -> dict[str, str]:
+    """service -> ``image:`` of the production template (read as YAML)."""
+    from stack.compose.hints import raw_template
+    from stack.paths import TEMPLATE
+
+    services = raw_template(TEMPLATE.read_text(encoding="utf-8"))["services"]
+    return {name: svc["image"] for name, svc in services.items()}
 
 
-def test_catalog_holds_exactly_the_pins() -> None:
-    assert {n: e.ref for n, e in IMAGES.items()} == PINS
+def test_every_template_image_is_a_catalog_pin() -> None:
+    images = template_images()
+    assert len(images) >= 20
+    for service, ref in images.items():
+        assert by_ref(ref).ref == ref, service  # exactly the pin, not another spelling
+    # and every pin is used: the catalog holds nothing the template does not run
+    assert {e.ref for e in IMAGES.values()} == set(images.values())
+
+
+def test_an_unpinned_template_image_is_reported() -> None:
+    from stack.compose.hints import raw_template
+    from stack.paths import TEMPLATE
+
+    text = TEMPLATE.read_text(encoding="utf-8").replace(
+        IMAGES["redis"].ref, "redis:0.0-not-pinned", 1
+    )
+    refs = [svc["image"] for svc in raw_template(text)["services"].values()]
+    with pytest.raises(ImageError, match=re.escape("'redis:0.0-not-pinned' is not in the catalog")):
+        for ref in refs:
+            by_ref(ref)
 
 
 def test_every_ref_has_a_version_tag() -> None:
@@ -75,15 +79,18 @@ def test_middleware_recipes_exist(name: str) -> None:
 
 
 def test_by_ref_normalises_docker_hub() -> None:
-    assert by_ref("postgres:15-alpine").name == "postgres"
-    assert by_ref("docker.io/library/postgres:15-alpine").name == "postgres"
-    assert by_ref("quay.io/coreos/etcd:v3.5.5").name == "etcd"
+    postgres = IMAGES["postgres"].ref
+    assert "/" not in postgres  # an official Docker Hub image
+    assert by_ref(postgres).name == "postgres"
+    assert by_ref(f"docker.io/library/{postgres}").name == "postgres"
+    assert by_ref(IMAGES["etcd"].ref).name == "etcd"
+    assert parse_ref(IMAGES["etcd"].ref).registry == "quay.io"
     with pytest.raises(ImageError, match="not in the catalog"):
-        by_ref("postgres:16")
+        by_ref("postgres:0.0-not-pinned")
 
 
 def test_get_and_by_standin() -> None:
-    assert get("redis").ref == "redis:6.2.16-alpine"
+    assert get("redis") is IMAGES["redis"]
     with pytest.raises(ImageError, match="unknown image"):
         get("nope")
     assert [e.name for e in by_standin("milvus")] == ["milvus"]

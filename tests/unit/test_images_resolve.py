@@ -20,19 +20,19 @@ def test_offline_flag() -> None:
 
 def test_upstream_present_wins() -> None:
     entry = IMAGES["postgres"]
-    have = {"postgres:15-alpine", standin_ref("postgres")}
+    have = {entry.ref, standin_ref("postgres")}
     res = resolve(entry, offline=True, mirrors=MIRRORS, present=have.__contains__)
-    assert (res.kind, res.ref_to_use) == ("upstream", "postgres:15-alpine")
+    assert (res.kind, res.ref_to_use) == ("upstream", entry.ref)
 
 
 def test_long_form_local_tag_counts_as_present() -> None:
-    present = present_checker({"docker.io/library/postgres:15-alpine"})
+    present = present_checker({f"docker.io/library/{IMAGES['postgres'].ref}"})
     res = resolve(IMAGES["postgres"], offline=True, mirrors={}, present=present)
     assert res.kind == "upstream"
 
 
 def test_mirrored_copy_present() -> None:
-    have = {"mirror.local:5000/hub/library/redis:6.2.16-alpine"}
+    have = {f"mirror.local:5000/hub/library/{IMAGES['redis'].ref}"}
     res = resolve(IMAGES["redis"], offline=True, mirrors=MIRRORS, present=have.__contains__)
     assert (res.kind, res.ref_to_use) == ("mirror", next(iter(have)))
 
@@ -47,9 +47,9 @@ def test_standin_used_when_upstream_absent() -> None:
 def test_online_falls_back_to_pull_through_mirror() -> None:
     res = resolve(IMAGES["qdrant"], offline=False, mirrors=MIRRORS, present=set().__contains__)
     assert res.kind == "mirror"
-    assert res.ref_to_use == "mirror.local:5000/hub/qdrant/qdrant:v1.7.3"
+    assert res.ref_to_use == f"mirror.local:5000/hub/{IMAGES['qdrant'].ref}"
     res = resolve(IMAGES["etcd"], offline=False, mirrors=MIRRORS, present=set().__contains__)
-    assert (res.kind, res.ref_to_use) == ("upstream", "quay.io/coreos/etcd:v3.5.5")
+    assert (res.kind, res.ref_to_use) == ("upstream", IMAGES["etcd"].ref)
 
 
 @pytest.mark.parametrize("name", ["postgres", "qdrant"])
@@ -61,3 +61,24 @@ def test_offline_missing_names_the_remedy(name: str) -> None:
         assert f"invoke images.build --only {name}" in res.remedy
     else:
         assert "no offline stand-in" in res.remedy
+
+
+def test_online_mirror_wins_over_a_built_standin() -> None:
+    # A configured mirror means "run the real image": pulled through it, stand-in or not.
+    have = {standin_ref("postgres")}
+    res = resolve(IMAGES["postgres"], offline=False, mirrors=MIRRORS, present=have.__contains__)
+    assert (res.kind, res.ref_to_use) == (
+        "mirror",
+        f"mirror.local:5000/hub/library/{IMAGES['postgres'].ref}",
+    )
+    assert res.needs_pull
+    # ...but offline, or with no mirror for its registry, the stand-in is used.
+    res = resolve(IMAGES["postgres"], offline=True, mirrors=MIRRORS, present=have.__contains__)
+    assert res.kind == "standin" and not res.needs_pull
+    res = resolve(IMAGES["postgres"], offline=False, mirrors={}, present=have.__contains__)
+    assert res.kind == "standin" and not res.needs_pull
+
+
+def test_online_without_mirror_pulls_upstream() -> None:
+    res = resolve(IMAGES["qdrant"], offline=False, mirrors={}, present=set().__contains__)
+    assert (res.kind, res.ref_to_use, res.needs_pull) == ("upstream", IMAGES["qdrant"].ref, True)

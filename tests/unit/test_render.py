@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,11 +12,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stack.compose import production
+from stack import generated
+from stack.compose import production, validate
 from stack.compose import render as r
-from stack.errors import ProblemsError, StackError, TemplateError
+from stack.errors import ComposeError, ProblemsError, StackError, TemplateError
 
 DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("STACK_UPDATE_GOLDEN") == "1"
 
@@ -81,9 +85,10 @@ def test_header_names_the_command():
 
 def test_hand_edit_is_detected():
     out = strict_render(Path("x.yaml")).text
-    assert r.hand_edited(out) is False
-    assert r.hand_edited(out.replace("MODE: api", "MODE: worker")) is True
-    assert r.hand_edited("services: {}\n") is None
+    assert generated.state(out.encode()) is generated.State.OURS
+    edited = out.replace("MODE: api", "MODE: worker").encode()
+    assert generated.state(edited) is generated.State.EDITED
+    assert generated.state(b"services: {}\n") is generated.State.FOREIGN
 
 
 @pytest.mark.parametrize(
@@ -181,6 +186,156 @@ def test_crlf_template_keeps_crlf_everywhere():
     template = (DATA / "strict" / "template.yaml").read_text().replace("\n", "\r\n")
     out = r.render(template, [r.SharedVar("A", "1"), r.SharedVar("B", "x y")])
     assert out.count("\n") == out.count("\r\n")  # no lone LF: one line-ending style
-    assert r.hand_edited(out) is False
-    assert r.hand_edited(out.replace("MODE: api", "MODE: beat")) is True
+    assert generated.state(out.encode()) is generated.State.OURS
+    edited = out.replace("MODE: api", "MODE: beat").encode()
+    assert generated.state(edited) is generated.State.EDITED
     assert yaml.safe_load(out)["x-shared-env"] == {"A": "${A:-1}", "B": "${B:-x y}"}
+
+
+def test_crlf_render_on_disk_is_up_to_date_after_a_write(tmp_path):
+    """Bytes, not universal newlines: a CRLF file is not 'stale' right after it is written."""
+    template = (DATA / "strict" / "template.yaml").read_text().replace("\n", "\r\n")
+    out = tmp_path / "docker-compose.yaml"
+    text = r.render(template, [r.SharedVar("A", "1")])
+    rendered = production.Rendered(text, out, out.name, "invoke")
+    assert production.write(rendered).changed
+    assert out.read_bytes() == text.encode()
+    assert production.check(rendered).up_to_date
+    assert production.stale_diff(rendered) == ""
+    again = production.write(rendered)
+    assert not again.changed and again.backup is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docker-compose.yaml"]
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "release.compose", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def crlf_repo(tmp_path):
+    """A Dify-format template and .env.example saved with CRLF line endings."""
+    template = (DATA / "dify" / "docker-compose-template.yaml").read_bytes()
+    (tmp_path / "docker-compose-template.yaml").write_bytes(template.replace(b"\n", b"\r\n"))
+    env = (DATA / "dify" / ".env.example").read_bytes()
+    (tmp_path / ".env.example").write_bytes(env.replace(b"\n", b"\r\n"))
+    return tmp_path
+
+
+def test_cli_crlf_write_check_write(crlf_repo, tmp_path_factory):
+    cache = {"STACK_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+    flags = ["--template", str(crlf_repo / "docker-compose-template.yaml")]
+    out = crlf_repo / "docker-compose.yaml"
+    first = invoke(*flags, env=cache)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().endswith("docker-compose.yaml written")
+    data = out.read_bytes()
+    assert data.count(b"\n") == data.count(b"\r\n")
+    check = invoke(*flags, "--check", env=cache)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.strip().endswith("is up to date")
+    second = invoke(*flags, env=cache)
+    assert second.returncode == 0 and "warning" not in second.stdout
+    assert second.stdout.strip().endswith("docker-compose.yaml unchanged")
+    assert not list(crlf_repo.glob("*.bak*"))
+    assert out.read_bytes() == data
+
+
+def test_cli_check_reports_a_hand_edit_with_a_diff(crlf_repo, tmp_path_factory):
+    cache = {"STACK_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+    flags = ["--template", str(crlf_repo / "docker-compose-template.yaml")]
+    out = crlf_repo / "docker-compose.yaml"
+    assert invoke(*flags, env=cache).returncode == 0
+    out.write_bytes(out.read_bytes().replace(b"MODE: api", b"MODE: beat"))
+    check = invoke(*flags, "--check", env=cache)
+    assert check.returncode == 1
+    assert "-      MODE: beat\n+      MODE: api\n" in check.stdout  # (text mode: CRLF read as LF)
+    assert "was edited by hand" in check.stderr and "Traceback" not in check.stderr
+    fixed = invoke(*flags, env=cache)
+    assert "edited by hand" in fixed.stdout and "docker-compose.yaml.bak" in fixed.stdout
+    assert b"MODE: beat" in (crlf_repo / "docker-compose.yaml.bak").read_bytes()
+
+
+# ----------------------------------------------------------------------------- validation cache
+
+
+@pytest.fixture
+def counted(monkeypatch, tmp_path):
+    """Count the real `docker compose config` runs; an empty cache directory."""
+    from stack.compose import cli
+    from stack.errors import ComposeError
+
+    try:
+        cli.find_compose()
+    except ComposeError as exc:
+        pytest.skip(f"no docker compose v2 binary: {exc}")
+    monkeypatch.setenv("STACK_CACHE_DIR", str(tmp_path / "cache"))
+    calls: list[list[str]] = []
+    real = cli.run_compose
+
+    def run(args, **kw):
+        calls.append(list(args))
+        return real(args, **kw)
+
+    monkeypatch.setattr(cli, "run_compose", run)
+    return calls
+
+
+GOOD = "services:\n  api:\n    image: busybox\n    command: ${CMD:-true}\n"
+
+
+def test_validation_is_cached_only_for_the_same_text(counted, tmp_path):
+    validate.validate(GOOD, project_dir=tmp_path)
+    assert len(counted) == 2  # default profiles and "*"
+    validate.validate(GOOD, project_dir=tmp_path)
+    assert len(counted) == 2  # unchanged text: not validated again
+    changed = GOOD.replace("busybox", "alpine")
+    validate.validate(changed, project_dir=tmp_path)
+    assert len(counted) == 4
+    validate.validate(GOOD, project_dir=tmp_path, cache=False)
+    assert len(counted) == 6
+
+
+def test_a_cache_hit_never_hides_a_failure(counted, tmp_path):
+    validate.validate(GOOD, project_dir=tmp_path)
+    broken = GOOD.replace("    image: busybox\n", "    image: busybox\n    ports: [nope]\n")
+    for _ in range(2):  # failures are never cached
+        with pytest.raises(ComposeError, match="rejected"):
+            validate.validate(broken, project_dir=tmp_path)
+    assert len(counted) == 4
+
+
+def test_cache_key_covers_compose_env_profiles_and_files(counted, tmp_path, monkeypatch):
+    key = validate.cache_key(GOOD, project_dir=tmp_path)
+    assert key == validate.cache_key(GOOD, project_dir=tmp_path)
+    assert key != validate.cache_key(GOOD, project_dir=tmp_path, profiles=("*",))
+    assert key != validate.cache_key(GOOD, project_dir=tmp_path / "other")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/stack-test-other.sock")
+    assert key != validate.cache_key(GOOD, project_dir=tmp_path)
+    # A file that makes compose read another file is validated every time.
+    reads = GOOD + "    env_file: ./extra.env\n"
+    assert validate.cache_key(reads, project_dir=tmp_path) is None
+    (tmp_path / "extra.env").write_text("A=1\n")
+    validate.validate(reads, project_dir=tmp_path)
+    (tmp_path / "extra.env").unlink()
+    with pytest.raises(ComposeError):
+        validate.validate(reads, project_dir=tmp_path)
+
+
+def test_cache_keeps_only_the_newest_entries(counted, tmp_path, monkeypatch):
+    monkeypatch.setattr(validate, "CACHE_ENTRIES", 3)
+    for image in ("a", "b", "c"):
+        validate.validate(GOOD.replace("busybox", image), project_dir=tmp_path)
+    entries = list((tmp_path / "cache" / "compose-config").glob("*.ok"))
+    assert len(entries) == 3
+    assert len(counted) == 6

@@ -1,22 +1,36 @@
 #!/bin/sh
-# Entry point of the nginx stand-in: upstream's /docker-entrypoint.d and template handling.
+# Entry point of the nginx stand-in, as upstream's (nginx:1.27 docker-entrypoint.sh): for
+# `nginx`/`nginx-debug` it runs /docker-entrypoint.d/ in version order (*.envsh sourced, *.sh
+# executed, both only when executable), then execs the command. The templates are rendered by
+# /docker-entrypoint.d/20-envsubst-on-templates.sh, as upstream.
 set -e
 
-if [ "$1" = "nginx" ] || [ "$1" = "nginx-debug" ]; then
-	if [ "$1" = "nginx-debug" ]; then shift; set -- nginx "$@"; fi
-	# Render /etc/nginx/templates/*.template into conf.d, substituting defined env vars only.
-	if [ -d /etc/nginx/templates ]; then
-		vars=$(printf '${%s} ' $(env | cut -d= -f1))
-		for t in /etc/nginx/templates/*.template; do
-			[ -f "$t" ] || continue
-			out="/etc/nginx/conf.d/$(basename "$t" .template)"
-			envsubst "$vars" < "$t" > "$out"
-		done
+entrypoint_log() {
+	if [ -z "${NGINX_ENTRYPOINT_QUIET_LOGS:-}" ]; then
+		echo "$@"
 	fi
-	for f in /docker-entrypoint.d/*.sh; do
-		[ -f "$f" ] || continue
-		if [ -x "$f" ]; then "$f"; else echo "ignoring $f, not executable"; fi
-	done
+}
+
+if [ "$1" = "nginx" ] || [ "$1" = "nginx-debug" ]; then
+	if [ "$1" = "nginx-debug" ]; then shift; set -- nginx "$@"; fi  # no debug build here
+	if find /docker-entrypoint.d/ -mindepth 1 -maxdepth 1 -type f -print -quit 2>/dev/null | read -r _; then
+		entrypoint_log "$0: /docker-entrypoint.d/ is not empty, will attempt to perform configuration"
+		entrypoint_log "$0: Looking for shell scripts in /docker-entrypoint.d/"
+		for f in $(find /docker-entrypoint.d/ -follow -type f -print | sort -V); do
+			case "$f" in
+				*.envsh)
+					if [ -x "$f" ]; then entrypoint_log "$0: Sourcing $f"; . "$f"
+					else entrypoint_log "$0: Ignoring $f, not executable"; fi ;;
+				*.sh)
+					if [ -x "$f" ]; then entrypoint_log "$0: Launching $f"; "$f"
+					else entrypoint_log "$0: Ignoring $f, not executable"; fi ;;
+				*) entrypoint_log "$0: Ignoring $f" ;;
+			esac
+		done
+		entrypoint_log "$0: Configuration complete; ready for start up"
+	else
+		entrypoint_log "$0: No files found in /docker-entrypoint.d/, skipping configuration"
+	fi
 fi
 
 exec "$@"

@@ -23,6 +23,10 @@ fi
 POSTGRES_USER="${POSTGRES_USER:-postgres}"
 POSTGRES_DB="${POSTGRES_DB:-$POSTGRES_USER}"
 AUTH="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
+# The wheel's client tools (psql, pg_isready, ...) were built with /tmp as their default
+# socket directory; upstream's use /var/run/postgresql. The server listens in both, so
+# `psql -U postgres` (and init scripts calling psql without -h) work as with upstream.
+SOCKETS=/var/run/postgresql,/tmp
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "$AUTH" != "trust" ]; then
@@ -38,7 +42,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
         ${POSTGRES_INITDB_ARGS:-} > /dev/null
     rm -f "$pwfile"
     printf 'host all all all %s\n' "$AUTH" >> "$PGDATA/pg_hba.conf"
-    pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql" \
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=$SOCKETS" \
         -w -s start
     if [ "$POSTGRES_DB" != "postgres" ]; then
         psql -v ON_ERROR_STOP=1 -h /var/run/postgresql -U "$POSTGRES_USER" -d postgres -q \
@@ -55,4 +59,4 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     echo "PostgreSQL init process complete; ready for start up."
 fi
 
-exec "$@" -c listen_addresses='*' -c unix_socket_directories=/var/run/postgresql
+exec "$@" -c listen_addresses='*' -c unix_socket_directories="$SOCKETS"

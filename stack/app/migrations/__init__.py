@@ -1,0 +1,1 @@
+"""Versioned Alembic migrations of the reference backend (``flask upgrade-db`` runs them)."""

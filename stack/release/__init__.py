@@ -1,0 +1,1 @@
+"""The smoke deployment of the production compose file (`invoke release.smoke`)."""

@@ -1,0 +1,1 @@
+"""Running the backend: the MODE table, the environment layers, the runner, the entrypoint."""
