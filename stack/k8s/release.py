@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack import generated, paths
+from stack.errors import Problem
 from stack.k8s import render as r
 
 DEFAULT_OUTPUT = paths.ROOT / "deploy" / "k8s"
@@ -72,6 +73,29 @@ def build(req: Request) -> dict[str, str]:
     )
     opts = r.Options(namespace=req.namespace or "stack", strict=req.strict, command=command_of(req))
     return r.render(inputs, opts)
+
+
+def output_problem(flag: str, path: Path | None) -> Problem | None:
+    """An existing ``--output`` must be a directory this command wrote before.
+
+    The directory is owned: a write removes every file there that is not generated, so a
+    directory that holds no ``kustomization.yaml`` with the generated-file header (an empty
+    one, a typo for ``$HOME``) is refused; a path that does not exist yet is created.
+    """
+    if path is None or not path.is_dir():
+        return None
+    kust = path / "kustomization.yaml"
+    if generated.state(generated.read(kust) if kust.is_file() else None) in (
+        generated.State.OURS,
+        generated.State.EDITED,
+    ):
+        return None
+    return Problem(
+        flag,
+        f"{path} is not a directory made by `{r.COMMAND}` (no generated kustomization.yaml); "
+        "it would own every file there",
+        f"give {flag} a path that does not exist yet (it is created), e.g. {flag} ./k8s",
+    )
 
 
 def targets(req: Request, texts: dict[str, str]) -> tuple[list[generated.Target], generated.Owned]:

@@ -142,8 +142,9 @@ def down(c, project=None):
 
 @task(
     help={
-        "output": "Directory to write the manifests into (default deploy/k8s); it is owned: "
-        "files there that are no longer generated are removed (hand-made ones backed up).",
+        "output": "Directory to write the manifests into (default deploy/k8s): a new path "
+        "(created; its parent must exist) or one this command wrote. It is owned: files there "
+        "that are no longer generated are removed (hand-made ones backed up).",
         "check": "Write nothing; exit 1 with a unified diff when a file is stale, missing, "
         "edited by hand or extra.",
         "strict_secrets": "Render no Secret values: the manifests reference Secrets supplied "
@@ -180,6 +181,7 @@ def k8s(
         defs = load_definitions()
         a.raise_all(
             a.output_dir("--output", output, writing=not check),
+            k.output_problem("--output", Path(output) if output else None),
             a.input_file("--env-file", env_file),
             a.dns_label("--namespace", namespace),
             a.choice("--vector-store", vector_store, defs["VECTOR_STORE"].type.choices),
