@@ -8,6 +8,10 @@ after `--` replace a session's defaults.
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import nox
 
 from stack.release.variants import VARIANTS
@@ -18,6 +22,13 @@ nox.options.default_venv_backend = "none"
 nox.options.error_on_external_run = False
 
 PYTEST = ("python", "-m", "pytest")
+
+# Sessions use no venv of their own: put the bin directory of the interpreter running nox
+# (the project's .venv when started as `.venv/bin/nox`) first on PATH, so `python`, `ruff`,
+# `mypy` and `invoke` are the project's even from a plain shell without an activated venv.
+_BIN = str(Path(sys.executable).parent)
+if os.environ.get("PATH", "").split(os.pathsep)[0] != _BIN:
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 
 @nox.session

@@ -110,8 +110,8 @@ def search(name: str) -> Any:
             raise _unknown_dataset(name)
         collection = dataset.collection(config.current().index_prefix)
     try:
-        with vectors.open_store(collection) as store:
-            hits = store.search_by_vector(embed(q), top_k=min(top_k * 4, 400))
+        vector, limit = embed(q), min(top_k * 4, 400)
+        hits = vectors.using(collection, lambda store: store.search_by_vector(vector, top_k=limit))
     except Exception as exc:
         log.exception("search in %s failed", collection)
         raise RequestError(

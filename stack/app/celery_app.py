@@ -77,7 +77,7 @@ def make_celery(s: config.Settings | None = None) -> Any:
     from celery import Celery
     from celery.signals import worker_process_init
 
-    from stack.app import db, tasks
+    from stack.app import db, tasks, vectors
 
     app = Celery("stack")
     app.conf.update(celery_config(s or config.current()))
@@ -86,5 +86,6 @@ def make_celery(s: config.Settings | None = None) -> Any:
     @worker_process_init.connect(weak=False)
     def _after_fork(**_: Any) -> None:
         db.dispose()  # a prefork child must not reuse the parent's pooled connections
+        vectors.reset(close=False)  # nor its vector-store connections
 
     return app

@@ -15,21 +15,45 @@ log = logging.getLogger("stack.app.tasks")
 
 
 def index(document_id: str) -> dict[str, Any]:
-    """Split, embed and store one document; its row moves indexing -> completed | error."""
+    """Split, embed and store one document; its row moves indexing -> completed | error.
+
+    Two short transactions, the fewest the status contract allows (``indexing`` must be
+    visible while the work runs): one SELECT + UPDATE to start, one UPDATE to finish.  The
+    vector work runs on a pooled adapter of this process (:func:`stack.app.vectors.using`).
+    """
+    from sqlalchemy import select, update
+
     from stack.app import config, db, storage, vectors
     from stack.app.embed import embed, split
-    from stack.app.models import COMPLETED, ERROR, INDEXING, Dataset, Document, now
+    from stack.app.models import COMPLETED, ERROR, INDEXING, QUEUED, Dataset, Document, now
     from stack.stores.contract import Document as StoreDocument
 
     s = config.current()
     with db.session() as sess:
-        doc = sess.get(Document, document_id)
-        if doc is None:
+        row = sess.execute(
+            select(Document, Dataset)
+            .join(Dataset, Dataset.id == Document.dataset_id)
+            .where(Document.id == document_id)
+        ).first()
+        if row is None:
             log.warning("index: document %s does not exist (deleted?)", document_id)
             return {"id": document_id, "status": "missing"}
-        dataset = sess.get(Dataset, doc.dataset_id)
+        doc, dataset = row
+        # A queued document was never indexed (fresh id; a started attempt leaves it
+        # indexing or error), so it has no chunks to clear: skip that delete, a scan of
+        # the whole collection's metadata.
+        reindex = doc.status != QUEUED
         doc.status, doc.updated_at, doc.error = INDEXING, now(), None
         dataset_id, collection = dataset.id, dataset.collection(s.index_prefix)
+
+    def finish(**values: Any) -> None:
+        with db.session() as sess:
+            sess.execute(
+                update(Document)
+                .where(Document.id == document_id)
+                .values(updated_at=now(), **values)
+            )
+
     try:
         chunks = split(storage.get(dataset_id, document_id))
         if not chunks:
@@ -44,21 +68,19 @@ def index(document_id: str) -> dict[str, Any]:
             )
             for i, chunk in enumerate(chunks)
         ]
-        with vectors.open_store(collection) as store:
-            store.delete_by_metadata_field("document_id", document_id)  # re-index cleanly
+
+        def write(store: Any) -> None:  # repeatable: delete, then upsert by fixed ids
+            if reindex:
+                store.delete_by_metadata_field("document_id", document_id)  # re-index cleanly
             store.add(items)
+
+        vectors.using(collection, write)
     except Exception as exc:
         log.exception("index: document %s failed", document_id)
         reason = f"{type(exc).__name__}: {exc}"[:2000]
-        with db.session() as sess:
-            doc = sess.get(Document, document_id)
-            if doc is not None:
-                doc.status, doc.error, doc.updated_at = ERROR, reason, now()
+        finish(status=ERROR, error=reason)
         return {"id": document_id, "status": ERROR, "error": reason}
-    with db.session() as sess:
-        doc = sess.get(Document, document_id)
-        if doc is not None:
-            doc.status, doc.chunks, doc.updated_at = COMPLETED, len(chunks), now()
+    finish(status=COMPLETED, chunks=len(chunks))
     return {"id": document_id, "status": COMPLETED, "chunks": len(chunks)}
 
 
@@ -94,7 +116,8 @@ def heartbeat(task_id: str | None) -> dict[str, Any]:
 def register(app: Any) -> None:
     """Register the tasks on the Celery ``app`` under their fixed names."""
 
-    @app.task(name="stack.index_document", bind=True)
+    # the document's state is its row; nothing reads a result, so none is stored
+    @app.task(name="stack.index_document", bind=True, ignore_result=True)
     def index_document(self: Any, document_id: str) -> dict[str, Any]:
         return index(document_id)
 

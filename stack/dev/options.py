@@ -97,6 +97,7 @@ def check_flags(
     vector_store: str | None = None,
     db: str | None = None,
     timeout: object = None,
+    service: str | None = None,
 ) -> None:
     """Validate the dev tasks' flags before any work starts (every problem at once)."""
     from stack import argcheck as a
@@ -105,6 +106,13 @@ def check_flags(
         a.project_name("--project", project),
         a.number("--timeout", timeout, low=1, high=MAX_TIMEOUT),
     ]
+    if service is not None:
+        from stack.compose.hints import template_hints
+
+        dev_services = tuple(template_hints())  # every service dev can run has a hint
+        problems.append(
+            a.not_utf8("--service", service) or a.choice("--service", service, dev_services)
+        )
     if vector_store is not None or db is not None:
         from stack.env.parse import load_definitions
 

@@ -116,8 +116,21 @@ def _resp(*parts: str) -> bytes:
 def _http(svc: DevService, timeout: float) -> ProbeResult:
     import http.client
 
-    conn_cls = http.client.HTTPSConnection if svc.scheme == "https" else http.client.HTTPConnection
-    conn = conn_cls(engine_host(), svc.host_port, timeout=timeout)
+    conn: http.client.HTTPConnection
+    if svc.scheme == "https":
+        import ssl
+
+        # The dev container's own port on the engine host: stores such as opensearch serve a
+        # self-signed demo certificate, which no CA can vouch for. The probe proves the server
+        # answers; it sends no credentials, so it skips certificate verification.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(
+            engine_host(), svc.host_port, timeout=timeout, context=context
+        )
+    else:
+        conn = http.client.HTTPConnection(engine_host(), svc.host_port, timeout=timeout)
     try:
         conn.request("GET", "/")
         status = conn.getresponse().status

@@ -102,7 +102,7 @@ def logs(c, service=None, follow=False, project=None):
     from stack.dev.options import check_flags
 
     with failures():
-        check_flags(project=project)
+        check_flags(project=project, service=service)
         code = lifecycle.logs(_options(project), service, follow)
     if code:
         raise Exit(code=code)

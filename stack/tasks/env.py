@@ -71,6 +71,20 @@ def init(c, output=None, force=False):
         )
 
 
+def _existing_env(path: str | None) -> None:
+    """``--path`` (when given) must be a readable file; a missing one can be made by env.init."""
+    import dataclasses
+
+    from stack import argcheck as a
+
+    problem = a.input_file("--path", path)
+    if problem is not None and "does not exist" in problem.what:
+        problem = dataclasses.replace(
+            problem, fix=f"create it with `invoke env.init --output {path}`, or fix the path"
+        )
+    a.raise_all(problem)
+
+
 def _example_flags(path: str | None, example: str | None, base: str | None = None) -> None:
     """Validate the flags of the Dify-format mode (``--example``) before any work."""
     from stack import argcheck as a
@@ -116,6 +130,7 @@ def check(c, path=None, example=None, production=False):
     target = _env_path(path)
     result: CheckResult
     with failures():
+        _existing_env(path)
         if example is None:
             result = check_file(
                 target, load_definitions(), production=production, shown=_shown(target)
@@ -166,6 +181,7 @@ def sync(c, path=None, example=None, base=None, dry_run=False):
     shown = _shown(target)
     result: SyncResult | DifySyncResult
     with failures():
+        _existing_env(path)
         if example is None and base is None:
             from stack.env.parse import load_definitions
             from stack.env.sync import sync as do_sync

@@ -30,7 +30,7 @@ def build(c, only=None, jobs=None):
         recipes = available_recipes()
         a.raise_all(
             a.number("--jobs", jobs, low=1, high=64, integer=True),
-            *(a.not_utf8("--only", name) or a.choice("--only", name, recipes) for name in only or ()),
+            *(a.not_utf8("--only", n) or a.choice("--only", n, recipes) for n in only or ()),
         )
         t0 = time.monotonic()
         results = do_build(only or None, jobs=int(jobs) if jobs else None)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -271,16 +272,22 @@ def http(
     method: str, url: str, body: Any = None, *, raw: bytes | None = None, ctype: str | None = None
 ) -> tuple[int, Any]:
     """One request; ``(status, parsed JSON or text)`` for every status (4xx/5xx included)."""
+    import http.client
+
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", ctype or "application/json")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    headers = {"Content-Type": ctype or "application/json"} if data is not None else {}
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
     try:
-        with opener.open(req, timeout=30) as resp:
-            status, text = resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read().decode()
+        # The server may answer (e.g. 413) and close before reading an oversized body, as
+        # servers do; its response is still there to read.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.request(method, target, body=data, headers=headers)
+        resp = conn.getresponse()
+        status, text = resp.status, resp.read().decode()
+    finally:
+        conn.close()
     try:
         return status, json.loads(text)
     except ValueError:

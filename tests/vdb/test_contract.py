@@ -157,3 +157,32 @@ def test_drop_removes_collection(store: VectorStore, running_store: Any) -> None
         again.drop()
     finally:
         again.close()
+
+
+def test_create_collection_is_safe_concurrently(running_store: Any) -> None:
+    """Clients creating the same new collection at once (workers on first use) all bind to it."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    name, n = f"c{secrets.token_hex(4)}", 6
+    adapters = [running_store.connect() for _ in range(n)]
+    barrier = threading.Barrier(n)
+
+    def create(adapter: VectorStore) -> None:
+        barrier.wait(60)
+        adapter.create_collection(name, DIM)
+
+    try:
+        with ThreadPoolExecutor(n) as pool:
+            futures = [pool.submit(create, a) for a in adapters]
+        errors = [repr(f.exception()) for f in futures if f.exception() is not None]
+        assert errors == []
+        adapters[0].add(corpus(2))
+        assert all(a.collection == name and a.id_exists("doc-1") for a in adapters)
+    finally:
+        try:
+            if adapters[0].collection is not None:
+                adapters[0].drop()
+        finally:
+            for a in adapters:
+                a.close()

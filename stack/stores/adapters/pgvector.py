@@ -17,6 +17,9 @@ from stack.stores.contract import (
     keep,
 )
 
+#: The advisory-lock key of this adapter's DDL (any fixed bigint; the same in every client).
+_DDL_LOCK = 0x737461636B_7067  # "stack" "pg"
+
 
 def _vec(values: Sequence[float]) -> str:
     return "[" + ",".join(repr(float(v)) for v in values) + "]"
@@ -60,32 +63,57 @@ class PgvectorStore(BaseStore):
         cur = self._conn.execute(sql.format(table=self._table), params)
         return cur.fetchall() if cur.description else []
 
-    def ping(self) -> None:
-        """``SELECT 1`` and make sure the vector extension can be created."""
-        self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        self._conn.execute("SELECT 1").fetchone()
+    def _ddl_lock(self) -> None:
+        """Serialise DDL with every other client until the transaction ends: concurrent
+        ``CREATE EXTENSION IF NOT EXISTS`` / ``CREATE TABLE IF NOT EXISTS`` race on the
+        catalogs' unique indexes (``pg_extension_name_index``) on a fresh database."""
+        self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
 
-    def create_collection(self, name: str, dim: int) -> None:
-        """Create the table (and extension, index) or open it if its dimension matches."""
-        check_collection_name(name)
-        table = f"embedding_{name.lower()}"
+    def _dim_of(self, table: str) -> int | None:
         row = self._conn.execute(
             "SELECT atttypmod FROM pg_attribute "
             "WHERE attrelid = to_regclass(%s) AND attname = 'embedding'",
             (table,),
         ).fetchone()
-        self._bind(name, dim, row[0] if row else None)
-        if row:
+        return int(row[0]) if row else None
+
+    def ping(self) -> None:
+        """``SELECT 1`` and make sure the vector extension can be created."""
+        with self._conn.transaction():
+            self._ddl_lock()
+            self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        self._conn.execute("SELECT 1").fetchone()
+
+    def create_collection(self, name: str, dim: int) -> None:
+        """Create the table (and extension, index) or open it if its dimension matches.
+
+        Safe to call concurrently from many clients (one transaction-level advisory lock
+        around the DDL)."""
+        check_collection_name(name)
+        table = f"embedding_{name.lower()}"
+        existing = self._dim_of(table)
+        if existing is not None:
+            self._bind(name, dim, existing)
             return
-        self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        self._q(
-            "CREATE TABLE IF NOT EXISTS {table} (id text PRIMARY KEY, text text NOT NULL, "
-            "meta jsonb NOT NULL DEFAULT '{{}}', embedding vector(" + str(int(dim)) + ") NOT NULL)"
-        )
-        self._q(
-            "CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} "
-            "USING hnsw (embedding vector_cosine_ops)"
-        )
+        self._bind(name, dim, None)  # validates dim before any DDL
+        with self._conn.transaction():
+            self._ddl_lock()
+            existing = self._dim_of(table)  # another client may have created it meanwhile
+            if existing is not None:
+                self.collection = None
+                self._bind(name, dim, existing)
+                return
+            self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            self._q(
+                "CREATE TABLE IF NOT EXISTS {table} (id text PRIMARY KEY, text text NOT NULL, "
+                "meta jsonb NOT NULL DEFAULT '{{}}', embedding vector("
+                + str(int(dim))
+                + ") NOT NULL)"
+            )
+            self._q(
+                "CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} "
+                "USING hnsw (embedding vector_cosine_ops)"
+            )
 
     def add(self, docs: Sequence[Document], batch_size: int = 64) -> None:
         """Upsert in batches (one executemany per batch)."""
