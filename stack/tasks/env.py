@@ -130,8 +130,8 @@ def check(c, path=None, example=None, production=False):
     target = _env_path(path)
     result: CheckResult
     with failures():
-        _existing_env(path)
         if example is None:
+            _existing_env(path)  # with --example, _example_flags checks every path at once
             result = check_file(
                 target, load_definitions(), production=production, shown=_shown(target)
             )
@@ -181,8 +181,8 @@ def sync(c, path=None, example=None, base=None, dry_run=False):
     shown = _shown(target)
     result: SyncResult | DifySyncResult
     with failures():
-        _existing_env(path)
         if example is None and base is None:
+            _existing_env(path)  # otherwise _example_flags checks every path at once
             from stack.env.parse import load_definitions
             from stack.env.sync import sync as do_sync
 

@@ -462,7 +462,7 @@ def test_cli_bad_paths_name_the_flag(tmp_path, env_file, args, fragments):
 def test_cli_plain_sync_still_uses_the_definitions(tmp_path):
     proc = run(tmp_path, "env.sync", "--path", "missing.env")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "missing.env: not found" in proc.stderr
+    assert "--path missing.env: error: does not exist" in proc.stderr  # names the flag
     assert "env.init --output missing.env" in proc.stderr
 
 
