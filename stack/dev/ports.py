@@ -88,3 +88,21 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for sock in socks:
             sock.close()
+
+
+def dev_port_vars() -> tuple[str, ...]:
+    """Every ``EXPOSE_*`` variable a dev service publishes on, from the template's hints.
+
+    Tests and benchmarks give each of them a free port, so a store added to the template
+    never binds its default host port in a test run (one definition: the ``x-stack-dev``
+    hint's ``expose``).
+    """
+    from stack.compose.hints import template_hints
+
+    return tuple(dict.fromkeys(h.expose for h in template_hints().values() if h.expose))
+
+
+def free_dev_ports(*extra: str) -> dict[str, str]:
+    """A free host port for every dev ``EXPOSE_*`` variable, plus the ``extra`` names."""
+    names = [*dev_port_vars(), *extra]
+    return dict(zip(names, map(str, free_ports(len(names))), strict=True))

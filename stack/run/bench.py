@@ -34,8 +34,6 @@ from stack import paths
 Result = tuple[str, float, str, float]
 DOCS = 100
 BULK_DOCS = 20
-PORTS = ("EXPOSE_POSTGRES_PORT", "EXPOSE_REDIS_PORT", "EXPOSE_SSRF_PROXY_PORT",
-         "EXPOSE_PGVECTOR_PORT", "DIFY_PORT")  # fmt: skip
 
 # Indexing (and searching) with the adapter in one process: the baseline of both figures.
 DIRECT = r"""
@@ -128,7 +126,7 @@ def _texts() -> dict[str, list[str]]:
 
 def bench_run(runs: int) -> list[Result]:
     """The three figures (see the module docstring)."""
-    from stack.dev.ports import free_ports
+    from stack.dev.ports import free_dev_ports
     from stack.engine import labels
     from stack.run import runner
 
@@ -147,7 +145,7 @@ def bench_run(runs: int) -> list[Result]:
             "MIGRATION_ENABLED": "false",
             "VECTOR_STORE": "pgvector",
             "DB_TYPE": "postgresql",
-            **dict(zip(PORTS, map(str, free_ports(len(PORTS))), strict=True)),
+            **free_dev_ports("DIFY_PORT"),
         }
         base = f"http://127.0.0.1:{env['DIFY_PORT']}"
 

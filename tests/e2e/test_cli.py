@@ -107,7 +107,9 @@ def test_up_status_logs_down_reset(cli):
     assert "Ready to accept connections" in logs.stdout
 
     bad = run("dev.logs", "--service", "nope", check=False)
-    assert bad.returncode != 0 and "no service 'nope' in the current selection" in bad.stderr
+    assert bad.returncode != 0 and "--service: error: 'nope' is not one of" in bad.stderr
+    other = run("dev.logs", "--service", "milvus-standalone", check=False)  # known, not selected
+    assert other.returncode != 0 and "in the current selection" in other.stderr, other.stderr
 
     # Nothing to act on is an error that names the dev middleware that does exist.
     for action in ("dev.logs", "dev.down", "dev.reset"):

@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 import pytest
 
-from stack.dev.ports import free_ports
+from stack.dev.ports import free_dev_ports
 from stack.engine.client import engine_alive
 
 pytestmark = [
@@ -33,15 +33,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = [
-    "EXPOSE_POSTGRES_PORT",
-    "EXPOSE_MYSQL_PORT",
-    "EXPOSE_REDIS_PORT",
-    "EXPOSE_SSRF_PROXY_PORT",
-    "EXPOSE_PGVECTOR_PORT",
-    "EXPOSE_CHROMA_PORT",
-    "DIFY_PORT",
-]
 SCENARIOS = {
     "postgresql-pgvector": {"DB_TYPE": "postgresql", "VECTOR_STORE": "pgvector"},
     # For MySQL the .env names the MySQL service, as the platform's docs say; run.* points
@@ -154,7 +145,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         "DIFY_BIND_ADDRESS": "127.0.0.1",
         "CELERY_BEAT_HEARTBEAT_INTERVAL": "2",
         "SERVER_WORKER_CLASS": "gevent",
-        **dict(zip(PORTS, map(str, free_ports(len(PORTS))), strict=True)),
+        **free_dev_ports("DIFY_PORT"),
         **SCENARIOS[request.param],
     }
     for key in ("DOCKER_HOST", "DOCKER_CONFIG"):

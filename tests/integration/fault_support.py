@@ -16,20 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stack.dev.ports import free_ports
+from stack.dev.ports import free_dev_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPOSE = [
-    "EXPOSE_POSTGRES_PORT",
-    "EXPOSE_MYSQL_PORT",
-    "EXPOSE_REDIS_PORT",
-    "EXPOSE_SSRF_PROXY_PORT",
-    "EXPOSE_PGVECTOR_PORT",
-    "EXPOSE_SANDBOX_PORT",
-    "EXPOSE_PLUGIN_DAEMON_PORT",
-    "EXPOSE_CHROMA_PORT",
-    "EXPOSE_MILVUS_PORT",
-]
 # What the state directory may hold (stack/dev/state.py); anything else is debris.
 STATE_FILES = {"compose.yaml", "config.json", "up.json"}
 
@@ -45,7 +34,7 @@ def cli_env(session: str, home: Path, state: Path, **extra: str) -> dict[str, st
         "STACK_OFFLINE": "1",
         "STACK_STATE_DIR": str(state),
         "STACK_EXTRA_LABELS": ",".join(f"{k}={v}" for k, v in own.items()),
-        **dict(zip(EXPOSE, map(str, free_ports(len(EXPOSE))), strict=True)),
+        **free_dev_ports(),
         **extra,
     }
     for key in ("DOCKER_HOST", "DOCKER_CONFIG", "CI"):

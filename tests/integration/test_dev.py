@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.dev.ports import free_ports
+from stack.dev.ports import free_dev_ports
 from stack.engine.client import engine_alive
 
 pytestmark = [
@@ -23,17 +23,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPOSE = [
-    "EXPOSE_POSTGRES_PORT",
-    "EXPOSE_MYSQL_PORT",
-    "EXPOSE_REDIS_PORT",
-    "EXPOSE_SSRF_PROXY_PORT",
-    "EXPOSE_PGVECTOR_PORT",
-    "EXPOSE_SANDBOX_PORT",
-    "EXPOSE_PLUGIN_DAEMON_PORT",
-    "EXPOSE_CHROMA_PORT",
-    "EXPOSE_MILVUS_PORT",
-]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +42,7 @@ def make_options(session: str, tmp: Path, project: str, **env: str):
 
     environ = {
         "STACK_OFFLINE": "1",
-        **dict(zip(EXPOSE, map(str, free_ports(len(EXPOSE))), strict=True)),
+        **free_dev_ports(),
     }
     environ.update(env)
     lines: list[str] = []

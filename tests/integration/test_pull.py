@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from stack.dev.ports import free_ports
+from stack.dev.ports import free_dev_ports, free_ports
 from stack.engine.client import engine_alive
 
 pytestmark = [
@@ -42,15 +42,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PUSHED = ("postgres", "pgvector", "redis", "squid")
 #: An image deliberately not pushed: asking for it must fail before anything starts.
 NOT_PUSHED = "chroma"
-EXPOSE = [
-    "EXPOSE_POSTGRES_PORT",
-    "EXPOSE_REDIS_PORT",
-    "EXPOSE_SSRF_PROXY_PORT",
-    "EXPOSE_PGVECTOR_PORT",
-    "EXPOSE_CHROMA_PORT",
-    "EXPOSE_SANDBOX_PORT",
-    "EXPOSE_PLUGIN_DAEMON_PORT",
-]
 REGISTRY_CONFIG = """\
 version: 0.1
 log:
@@ -225,7 +216,7 @@ def cli(session: str, tmp_path: Path, mirror: Mirror) -> Iterator[Any]:
         "STACK_REGISTRY_MIRRORS": mirror.env_value,
         "TESTCONTAINERS_RYUK_DISABLED": "true",
         "STACK_EXTRA_LABELS": ",".join(f"{k}={v}" for k, v in session_labels(session).items()),
-        **dict(zip(EXPOSE, map(str, free_ports(len(EXPOSE))), strict=True)),
+        **free_dev_ports(),
     }  # STACK_OFFLINE is deliberately not set
     for key in ("DOCKER_HOST",):
         if key in os.environ:

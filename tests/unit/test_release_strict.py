@@ -228,7 +228,7 @@ def test_strict_file_is_refused_without_secrets(strict_text: str, compose_ok) ->
     with pytest.raises(ComposeError) as info:
         config(strict_text, project_dir=paths.COMPOSE_DIR, fmt=None)
     message = str(info.value)
-    assert re.search(r"required variable [A-Z_]+ is missing a value", message), message
+    assert re.search(r"required variable [A-Z0-9_]+ is missing a value", message), message
     assert "invoke env.init" in message
 
 
