@@ -36,7 +36,8 @@ def private_tree(opts: DevOptions) -> Path:
     top, leaf = opts.private_top, opts.project_dir
     levels = [top]
     try:
-        levels += [top / part for part in leaf.relative_to(top).parts]
+        for part in leaf.relative_to(top).parts:  # .stack, .stack/dev, .stack/dev/<project>
+            levels.append(levels[-1] / part)
     except ValueError:  # not below the top (odd state_dir): make the leaf alone private
         levels = [leaf]
     for level in levels:

@@ -279,6 +279,8 @@ def test_prepare_writes_the_secrets_privately(compose_ok, tmp_path, monkeypatch)
         path = tmp_path / ".stack" / "dev" / "proj" / name
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
     assert "s3cret-pw" in (tmp_path / ".stack" / "dev" / "proj" / "config.json").read_text()
+    # nothing else in the checkout: the state tree is exactly .stack/dev/proj
+    assert sorted(p.name for p in (tmp_path / ".stack").iterdir()) == ["dev"]
 
 
 def test_state_dir_from_the_environment(tmp_path):
