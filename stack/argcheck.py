@@ -76,11 +76,16 @@ def output_path(flag: str, value: str | Path | None, *, writing: bool = True) ->
     """
     if value is None:
         return None
-    if str(value).strip() == "":
-        return Problem(flag, "an empty path was given", f"give {flag} a file path")
-    if bad := not_utf8(flag, value):
+    if bad := _unusable_path(flag, value, "file"):
         return bad
     return output_problem(Path(value), flag, writing=writing)
+
+
+def _unusable_path(flag: str, value: str | Path, kind: str) -> Problem | None:
+    """What every path flag rejects first: an empty value, then non-UTF-8 bytes."""
+    if str(value).strip() == "":
+        return Problem(flag, "an empty path was given", f"give {flag} a {kind} path")
+    return not_utf8(flag, value)
 
 
 def not_utf8(flag: str, value: object) -> Problem | None:
@@ -100,9 +105,7 @@ def input_file(flag: str, value: str | Path | None) -> Problem | None:
     """A file path to read: exists, is a file, is readable (None: default)."""
     if value is None:
         return None
-    if str(value).strip() == "":
-        return Problem(flag, "an empty path was given", f"give {flag} a file path")
-    if bad := not_utf8(flag, value):
+    if bad := _unusable_path(flag, value, "file"):
         return bad
     return input_problem(Path(value), flag)
 
@@ -147,9 +150,7 @@ def output_dir(flag: str, value: str | Path | None, *, writing: bool = True) -> 
     """A directory to write into: itself a directory or absent, its parent an existing dir."""
     if value is None:
         return None
-    if str(value).strip() == "":
-        return Problem(flag, "an empty path was given", f"give {flag} a directory path")
-    if bad := not_utf8(flag, value):
+    if bad := _unusable_path(flag, value, "directory"):
         return bad
     path = Path(value)
     if path.exists() and not path.is_dir():
